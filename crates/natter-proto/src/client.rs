@@ -1,0 +1,460 @@
+//! Client operations (client -> server) and the parser a server runs on client connections.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::encode::put_json;
+use crate::scan::{
+    parse_size, put_decimal, take_frame, LineScanner, Shape, Tokens, VerbSpec, BLANKS,
+    BLANKS_AND_EOL,
+};
+use crate::{Connect, Info, Limits, ProtoError};
+
+/// An operation a client sends to a server.
+///
+/// Subjects, replies, queues and sids are raw bytes sliced from the read buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOp {
+    /// `CONNECT {json}`: the client's options.
+    Connect(Box<Connect>),
+    /// `PUB <subject> [reply] <size>` and its payload.
+    Pub {
+        /// Subject published to (not validated by the parser).
+        subject: Bytes,
+        /// Reply subject, if any.
+        reply: Option<Bytes>,
+        /// Message body.
+        payload: Bytes,
+    },
+    /// `HPUB <subject> [reply] <hdr_size> <total_size>`: a message with headers.
+    HPub {
+        /// Subject published to (not validated by the parser).
+        subject: Bytes,
+        /// Reply subject, if any.
+        reply: Option<Bytes>,
+        /// The raw header block: exactly the first `hdr_size` bytes (`NATS/1.0...\r\n\r\n`),
+        /// passed through unchecked as nats-server does; see [`crate::HeaderMap::parse`].
+        headers: Bytes,
+        /// The body: the remaining `total_size - hdr_size` bytes.
+        payload: Bytes,
+    },
+    /// `SUB <subject> [queue] <sid>`.
+    Sub {
+        /// Subject or wildcard pattern (not validated by the parser).
+        subject: Bytes,
+        /// Queue group, if any.
+        queue: Option<Bytes>,
+        /// The client's subscription id.
+        sid: Bytes,
+    },
+    /// `UNSUB <sid> [max]`.
+    Unsub {
+        /// The client's subscription id.
+        sid: Bytes,
+        /// Unsubscribe after this many more messages. As in nats-server, a max that is not
+        /// 1-9 digits reads as `None` (unsubscribe now), and `Some(0)` also means now.
+        max: Option<u64>,
+    },
+    /// `PING`.
+    Ping,
+    /// `PONG`.
+    Pong,
+}
+
+impl ClientOp {
+    /// Appends the operation in wire form (as a client library writes it).
+    pub fn encode(&self, buf: &mut BytesMut) {
+        match self {
+            ClientOp::Connect(c) => {
+                buf.extend_from_slice(b"CONNECT ");
+                put_json(buf, c.as_ref());
+                buf.extend_from_slice(b"\r\n");
+            }
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => {
+                buf.reserve(
+                    subject.len() + reply.as_ref().map_or(0, Bytes::len) + payload.len() + 20,
+                );
+                buf.extend_from_slice(b"PUB ");
+                buf.extend_from_slice(subject);
+                buf.extend_from_slice(b" ");
+                if let Some(r) = reply {
+                    buf.extend_from_slice(r);
+                    buf.extend_from_slice(b" ");
+                }
+                put_decimal(buf, payload.len() as u64);
+                buf.extend_from_slice(b"\r\n");
+                buf.extend_from_slice(payload);
+                buf.extend_from_slice(b"\r\n");
+            }
+            ClientOp::HPub {
+                subject,
+                reply,
+                headers,
+                payload,
+            } => {
+                buf.reserve(
+                    subject.len()
+                        + reply.as_ref().map_or(0, Bytes::len)
+                        + headers.len()
+                        + payload.len()
+                        + 32,
+                );
+                buf.extend_from_slice(b"HPUB ");
+                buf.extend_from_slice(subject);
+                buf.extend_from_slice(b" ");
+                if let Some(r) = reply {
+                    buf.extend_from_slice(r);
+                    buf.extend_from_slice(b" ");
+                }
+                put_decimal(buf, headers.len() as u64);
+                buf.extend_from_slice(b" ");
+                put_decimal(buf, (headers.len() + payload.len()) as u64);
+                buf.extend_from_slice(b"\r\n");
+                buf.extend_from_slice(headers);
+                buf.extend_from_slice(payload);
+                buf.extend_from_slice(b"\r\n");
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
+                buf.extend_from_slice(b"SUB ");
+                buf.extend_from_slice(subject);
+                buf.extend_from_slice(b" ");
+                if let Some(q) = queue {
+                    buf.extend_from_slice(q);
+                    buf.extend_from_slice(b" ");
+                }
+                buf.extend_from_slice(sid);
+                buf.extend_from_slice(b"\r\n");
+            }
+            ClientOp::Unsub { sid, max } => {
+                buf.extend_from_slice(b"UNSUB ");
+                buf.extend_from_slice(sid);
+                if let Some(m) = max {
+                    buf.extend_from_slice(b" ");
+                    put_decimal(buf, *m);
+                }
+                buf.extend_from_slice(b"\r\n");
+            }
+            ClientOp::Ping => buf.extend_from_slice(b"PING\r\n"),
+            ClientOp::Pong => buf.extend_from_slice(b"PONG\r\n"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Pub,
+    HPub,
+    Sub,
+    Unsub,
+    Ping,
+    Pong,
+    Connect,
+    Info,
+    Ok,
+    Err,
+}
+
+// Hot verbs first: the verb match tries them in order.
+const VERBS: &[VerbSpec<Verb>] = &[
+    VerbSpec {
+        name: b"PUB",
+        verb: Verb::Pub,
+        shape: Shape::Args,
+    },
+    VerbSpec {
+        name: b"HPUB",
+        verb: Verb::HPub,
+        shape: Shape::Args,
+    },
+    VerbSpec {
+        name: b"SUB",
+        verb: Verb::Sub,
+        shape: Shape::Args,
+    },
+    VerbSpec {
+        name: b"UNSUB",
+        verb: Verb::Unsub,
+        shape: Shape::Args,
+    },
+    VerbSpec {
+        name: b"PING",
+        verb: Verb::Ping,
+        shape: Shape::NoArgs,
+    },
+    VerbSpec {
+        name: b"PONG",
+        verb: Verb::Pong,
+        shape: Shape::NoArgs,
+    },
+    VerbSpec {
+        name: b"CONNECT",
+        verb: Verb::Connect,
+        shape: Shape::OptionalBlank,
+    },
+    VerbSpec {
+        name: b"INFO",
+        verb: Verb::Info,
+        shape: Shape::OptionalBlank,
+    },
+    VerbSpec {
+        name: b"+OK",
+        verb: Verb::Ok,
+        shape: Shape::NoArgs,
+    },
+    VerbSpec {
+        name: b"-ERR",
+        verb: Verb::Err,
+        shape: Shape::Args,
+    },
+];
+
+/// A publish whose control line was read but whose payload has not fully arrived.
+#[derive(Debug)]
+struct PendingPub {
+    subject: Bytes,
+    reply: Option<Bytes>,
+    /// `Some(hdr_size)` for `HPUB`.
+    hdr: Option<usize>,
+    size: usize,
+}
+
+impl PendingPub {
+    fn finish(self, mut payload: Bytes) -> ClientOp {
+        match self.hdr {
+            None => ClientOp::Pub {
+                subject: self.subject,
+                reply: self.reply,
+                payload,
+            },
+            Some(h) => ClientOp::HPub {
+                subject: self.subject,
+                reply: self.reply,
+                headers: payload.split_to(h),
+                payload,
+            },
+        }
+    }
+}
+
+/// Incremental parser of the client protocol, as nats-server reads a client connection.
+///
+/// Feed it the connection's read buffer; it consumes complete operations from the front and
+/// leaves partial ones in place (or in its own small state), so a stream cut anywhere
+/// decodes to the same operations. Payloads are `split_to(..).freeze()` slices of the
+/// buffer, never copies.
+///
+/// What it accepts and rejects matches nats-server 2.9/2.10 (see [`ProtoError`]): verbs in
+/// any case, blanks and tabs between arguments, `\r` optional before the control line's
+/// `\n`, the payload followed by exactly `\r\n`. `INFO` and `+OK` from a client are read
+/// and ignored, as nats-server does. After an error the connection must be closed; the
+/// parser itself is reset and could read a fresh stream.
+#[derive(Debug)]
+pub struct ClientParser {
+    limits: Limits,
+    scanner: LineScanner<Verb>,
+    pending: Option<PendingPub>,
+}
+
+impl Default for ClientParser {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl ClientParser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        ClientParser {
+            limits,
+            scanner: LineScanner::new(),
+            pending: None,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Changes the limits (config reload); they apply from the next control line.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    fn fail<T>(&mut self, e: ProtoError) -> Result<T, ProtoError> {
+        self.scanner.reset();
+        self.pending = None;
+        Err(e)
+    }
+
+    /// Next complete operation; consumes its bytes from `buf`. `Ok(None)`: more bytes are
+    /// needed (the partial frame stays in `buf` or in the parser).
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
+        if let Some(p) = self.pending.take() {
+            return match take_frame(buf, 0, p.size) {
+                Ok(Some(payload)) => Ok(Some(p.finish(payload))),
+                Ok(None) => {
+                    self.pending = Some(p);
+                    Ok(None)
+                }
+                Err(e) => self.fail(e),
+            };
+        }
+        loop {
+            let line = match self
+                .scanner
+                .next_line(buf, VERBS, self.limits.max_control_line)
+            {
+                Ok(Some(line)) => line,
+                Ok(None) => return Ok(None),
+                Err(e) => return self.fail(e),
+            };
+            let (a, b) = line.args;
+            return match line.verb {
+                Verb::Pub | Verb::HPub => match self.publish(buf, line.verb, line.len, a, b) {
+                    Ok(op) => Ok(op),
+                    Err(e) => self.fail(e),
+                },
+                Verb::Sub => {
+                    let t = Tokens::<3>::split(buf, a, b, BLANKS_AND_EOL);
+                    let (s, q, id) = match t.count {
+                        2 => (t.ranges[0], None, t.ranges[1]),
+                        3 => (t.ranges[0], Some(t.ranges[1]), t.ranges[2]),
+                        _ => return self.fail(bad_args("SUB", "wrong number of arguments")),
+                    };
+                    let frame = buf.split_to(line.len).freeze();
+                    Ok(Some(ClientOp::Sub {
+                        subject: frame.slice(s.0..s.1),
+                        queue: q.map(|q| frame.slice(q.0..q.1)),
+                        sid: frame.slice(id.0..id.1),
+                    }))
+                }
+                Verb::Unsub => {
+                    let t = Tokens::<2>::split(buf, a, b, BLANKS_AND_EOL);
+                    let max = match t.count {
+                        1 => None,
+                        2 => parse_size(&buf[t.ranges[1].0..t.ranges[1].1]).map(|m| m as u64),
+                        _ => return self.fail(bad_args("UNSUB", "wrong number of arguments")),
+                    };
+                    let id = t.ranges[0];
+                    let frame = buf.split_to(line.len).freeze();
+                    Ok(Some(ClientOp::Unsub {
+                        sid: frame.slice(id.0..id.1),
+                        max,
+                    }))
+                }
+                Verb::Ping => {
+                    buf.advance(line.len);
+                    Ok(Some(ClientOp::Ping))
+                }
+                Verb::Pong => {
+                    buf.advance(line.len);
+                    Ok(Some(ClientOp::Pong))
+                }
+                Verb::Connect => {
+                    let parsed = serde_json::from_slice::<Connect>(&buf[a..b]);
+                    buf.advance(line.len);
+                    match parsed {
+                        Ok(c) => Ok(Some(ClientOp::Connect(Box::new(c)))),
+                        Err(e) => self.fail(ProtoError::InvalidJson {
+                            op: "CONNECT",
+                            message: e.to_string(),
+                        }),
+                    }
+                }
+                Verb::Info => {
+                    // nats-server decodes a client's INFO, closes on bad JSON, else ignores it.
+                    let parsed = serde_json::from_slice::<Info>(&buf[a..b]);
+                    buf.advance(line.len);
+                    if let Err(e) = parsed {
+                        return self.fail(ProtoError::InvalidJson {
+                            op: "INFO",
+                            message: e.to_string(),
+                        });
+                    }
+                    continue;
+                }
+                Verb::Ok => {
+                    buf.advance(line.len);
+                    continue;
+                }
+                Verb::Err => {
+                    let text = String::from_utf8_lossy(&buf[a..b]).into_owned();
+                    buf.advance(line.len);
+                    self.fail(ProtoError::ErrReceived(text))
+                }
+            };
+        }
+    }
+
+    fn publish(
+        &mut self,
+        buf: &mut BytesMut,
+        verb: Verb,
+        line_len: usize,
+        a: usize,
+        b: usize,
+    ) -> Result<Option<ClientOp>, ProtoError> {
+        let t = Tokens::<4>::split(buf, a, b, BLANKS);
+        let arg = |i: usize| &buf[t.ranges[i].0..t.ranges[i].1];
+        let (subject, reply, hdr, size) = if verb == Verb::Pub {
+            let (reply, size) = match t.count {
+                2 => (None, arg(1)),
+                3 => (Some(t.ranges[1]), arg(2)),
+                _ => return Err(bad_args("PUB", "wrong number of arguments")),
+            };
+            let size = parse_size(size).ok_or(bad_args("PUB", "bad or missing size"))?;
+            (t.ranges[0], reply, None, size)
+        } else {
+            let (reply, hdr, size) = match t.count {
+                3 => (None, arg(1), arg(2)),
+                4 => (Some(t.ranges[1]), arg(2), arg(3)),
+                _ => return Err(bad_args("HPUB", "wrong number of arguments")),
+            };
+            let hdr = parse_size(hdr).ok_or(bad_args("HPUB", "bad or missing header size"))?;
+            let size = parse_size(size).ok_or(bad_args("HPUB", "bad or missing total size"))?;
+            if hdr > size {
+                return Err(bad_args("HPUB", "header size larger than total size"));
+            }
+            (t.ranges[0], reply, Some(hdr), size)
+        };
+        if size > self.limits.max_payload {
+            return Err(ProtoError::MaxPayload);
+        }
+        match take_frame(buf, line_len, size)? {
+            Some(mut frame) => {
+                let subject = frame.slice(subject.0..subject.1);
+                let reply = reply.map(|r| frame.slice(r.0..r.1));
+                frame.advance(line_len);
+                let p = PendingPub {
+                    subject,
+                    reply,
+                    hdr,
+                    size,
+                };
+                Ok(Some(p.finish(frame)))
+            }
+            None => {
+                let line = buf.split_to(line_len).freeze();
+                self.pending = Some(PendingPub {
+                    subject: line.slice(subject.0..subject.1),
+                    reply: reply.map(|r| line.slice(r.0..r.1)),
+                    hdr,
+                    size,
+                });
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn bad_args(op: &'static str, reason: &'static str) -> ProtoError {
+    ProtoError::InvalidArguments { op, reason }
+}

@@ -1,0 +1,213 @@
+//! [`Sublist`]: the thread-safe subscription index with its match cache.
+
+use std::fmt;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::cache::Cache;
+use crate::error::SublistError;
+use crate::hash::SubjectHashBuilder;
+use crate::result::Matches;
+use crate::subject;
+use crate::trie::Trie;
+
+/// The number of cached match results a [`Sublist::new`] keeps, as in nats-server.
+pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
+
+/// Subscriptions indexed by subject, answering "who receives a message on this subject?".
+///
+/// A subscription is a subject pattern, an optional queue group, and a value `T` that
+/// identifies the subscriber (a connection and subscription id, a channel, an `Arc`).
+/// Subscriptions form a set: inserting the same pattern, queue and value twice stores it
+/// once.
+///
+/// All methods take `&self`; share a `Sublist` between threads with an `Arc`. Matching
+/// takes a read lock on the trie only on a cache miss, and inserts and removes take the
+/// write lock, so many threads can match while others subscribe and unsubscribe.
+pub struct Sublist<T> {
+    trie: RwLock<Trie<T>>,
+    cache: Cache<T>,
+    generation: AtomicU64,
+    count: AtomicUsize,
+}
+
+impl<T: Clone + Eq + Hash + Send + Sync + 'static> Default for Sublist<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> fmt::Debug for Sublist<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sublist")
+            .field("len", &self.count.load(Ordering::Relaxed))
+            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .field("cache_len", &self.cache.len())
+            .field("cache_capacity", &self.cache.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
+    /// An empty sublist caching up to [`DEFAULT_CACHE_CAPACITY`] results.
+    pub fn new() -> Self {
+        Self::with_cache_capacity(DEFAULT_CACHE_CAPACITY)
+    }
+
+    /// An empty sublist caching up to `n` match results; 0 turns the cache off, which
+    /// suits sublists whose interest changes much more often than it is matched.
+    pub fn with_cache_capacity(n: usize) -> Self {
+        let hasher = SubjectHashBuilder::random();
+        Self {
+            trie: RwLock::new(Trie::new(hasher)),
+            cache: Cache::new(n, hasher),
+            generation: AtomicU64::new(0),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// Adds a subscription on `subject` (wildcards allowed), in queue group `queue` if
+    /// given. Adding one that is already present changes nothing.
+    ///
+    /// Cached results the subscription belongs in are updated before this returns, so a
+    /// later [`matches`](Self::matches) from any thread sees it.
+    pub fn insert(
+        &self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        value: T,
+    ) -> Result<(), SublistError> {
+        let is_literal = check(subject, queue)?;
+        let mut trie = self.trie.write();
+        if !trie.insert(subject, queue, value.clone()) {
+            return Ok(());
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.cache.on_insert(subject, is_literal, queue, &value);
+        self.generation.fetch_add(1, Ordering::Release);
+        drop(trie);
+        Ok(())
+    }
+
+    /// Removes the subscription inserted with the same subject, queue and value.
+    /// `Ok(false)` means it was not present.
+    pub fn remove(
+        &self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        value: &T,
+    ) -> Result<bool, SublistError> {
+        let is_literal = check(subject, queue)?;
+        let mut trie = self.trie.write();
+        if !trie.remove(subject, queue, value) {
+            return Ok(false);
+        }
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.cache.on_remove(subject, is_literal, queue, value);
+        self.generation.fetch_add(1, Ordering::Release);
+        drop(trie);
+        Ok(true)
+    }
+
+    /// Every subscription matching the publish subject `subject`.
+    ///
+    /// The result is shared with the cache, so a repeated call is a lookup and a
+    /// reference-count increment. A `*` or `>` token in `subject` stands for itself (see
+    /// [`subject::is_routable`]); a subject with an empty token or whitespace matches nothing.
+    pub fn matches(&self, subject: &[u8]) -> Arc<Matches<T>> {
+        if let Some(hit) = self.cache.get(subject) {
+            return hit;
+        }
+        if !subject::is_routable(subject) {
+            return Arc::clone(self.cache.empty());
+        }
+        let trie = self.trie.read();
+        let mut found = Matches::default();
+        trie.collect(subject, &mut found);
+        let result = if found.is_empty() {
+            Arc::clone(self.cache.empty())
+        } else {
+            Arc::new(found)
+        };
+        // Still under the read lock: no insert or remove can slip in between computing
+        // this result and publishing it in the cache.
+        self.cache.insert(subject, Arc::clone(&result));
+        drop(trie);
+        result
+    }
+
+    /// Whether any subscription matches the publish subject `subject` (as in [`Self::matches`]).
+    ///
+    /// Allocates nothing: it reads the cache, or walks the trie without caching.
+    pub fn has_interest(&self, subject: &[u8]) -> bool {
+        if let Some(hit) = self.cache.interest(subject) {
+            return hit;
+        }
+        subject::is_routable(subject) && self.trie.read().has_interest(subject)
+    }
+
+    /// A counter that grows with every insert and remove that changed something. A caller
+    /// keeping its own copy of results may reuse them while this is unchanged.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The number of subscriptions.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// True when there are no subscriptions.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of subjects whose results are cached now.
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// The most results the cache keeps.
+    pub fn cache_capacity(&self) -> usize {
+        self.cache.capacity()
+    }
+
+    /// Calls `f` with the subject, queue group and value of every subscription.
+    ///
+    /// The subscriptions are copied out under the read lock and `f` runs after it is
+    /// released, so `f` sees one consistent snapshot and may itself call into this
+    /// sublist. Meant for monitoring and for announcing interest to peers, not hot paths.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, &T)) {
+        type Row<T> = (usize, usize, Option<(usize, usize)>, T);
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut rows: Vec<Row<T>> = Vec::with_capacity(self.len());
+        self.trie.read().for_each(|subject, queue, value| {
+            let s = (bytes.len(), subject.len());
+            bytes.extend_from_slice(subject);
+            let q = queue.map(|q| {
+                let at = (bytes.len(), q.len());
+                bytes.extend_from_slice(q);
+                at
+            });
+            rows.push((s.0, s.1, q, value.clone()));
+        });
+        for (start, len, queue, value) in &rows {
+            let queue = queue.map(|(qs, ql)| &bytes[qs..qs + ql]);
+            f(&bytes[*start..start + len], queue, value);
+        }
+    }
+}
+
+/// Validates a subscription; returns whether its subject is free of wildcards.
+fn check(subject: &[u8], queue: Option<&[u8]>) -> Result<bool, SublistError> {
+    if !subject::is_valid_pattern(subject) {
+        return Err(SublistError::InvalidSubject);
+    }
+    if queue.is_some_and(|q| !subject::is_valid_queue(q)) {
+        return Err(SublistError::InvalidQueue);
+    }
+    Ok(!subject::has_wildcard(subject))
+}
