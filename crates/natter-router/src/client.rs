@@ -1,0 +1,666 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::account::Account;
+use crate::outbound::Outbound;
+use crate::router::{Registry, Shared};
+use crate::stats::{ClientStats, SubscriptionInfo, Traffic};
+use crate::sub::{Delivery, Event, Sub, SubRef};
+use crate::{CloseReason, RouterError};
+
+/// What kind of session a [`Client`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ClientKind {
+    /// A client on a socket: deliveries are encoded into its [`Outbound`].
+    #[default]
+    Client,
+    /// An in-process session made by [`Router::connect`](crate::Router::connect).
+    Local,
+}
+
+/// Where a socket session comes from, given to [`Router::register`](crate::Router::register).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Remote address.
+    pub host: String,
+    /// Remote port.
+    pub port: u16,
+    /// Session kind; socket servers use [`ClientKind::Client`].
+    pub kind: ClientKind,
+}
+
+const ECHO: u8 = 1;
+const HEADERS: u8 = 1 << 1;
+const NO_RESPONDERS: u8 = 1 << 2;
+const VERBOSE: u8 = 1 << 3;
+const PEDANTIC: u8 = 1 << 4;
+
+/// CONNECT defaults as nats-server applies them before (and without) a CONNECT.
+const DEFAULT_FLAGS: u8 = ECHO | VERBOSE | PEDANTIC;
+
+#[derive(Debug, Default)]
+struct Meta {
+    name: Option<String>,
+    lang: Option<String>,
+    version: Option<String>,
+}
+
+/// One session: a socket client, or the core of a [`LocalClient`](crate::LocalClient).
+///
+/// Made by [`Router::register`](crate::Router::register). The server calls
+/// [`subscribe`](Client::subscribe), [`unsubscribe`](Client::unsubscribe) and
+/// [`publish`](Client::publish) inline from the connection's reader, drains
+/// [`outbound`](Client::outbound) from its writer, and calls [`close`](Client::close)
+/// when the connection ends. A session that is never closed keeps its subscriptions.
+pub struct Client {
+    id: u64,
+    kind: ClientKind,
+    account: Arc<Account>,
+    shared: Arc<Shared>,
+    registry: Weak<Registry>,
+    this: Weak<Client>,
+    outbound: Outbound,
+    flags: AtomicU8,
+    meta: Mutex<Meta>,
+    host: String,
+    port: u16,
+    start: SystemTime,
+    epoch: Instant,
+    /// Nanoseconds after `epoch`.
+    last_activity: AtomicU64,
+    subs: Mutex<HashMap<Bytes, Arc<Sub>>>,
+    traffic: Traffic,
+    /// Bytes sent to this session's channels and not yet read (local sessions).
+    local_pending: AtomicUsize,
+    slow_consumers: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// One message on its way through [`Client::publish`].
+pub(crate) struct Outgoing<'a> {
+    pub(crate) subject: &'a Bytes,
+    pub(crate) reply: Option<&'a Bytes>,
+    pub(crate) headers: Option<&'a Bytes>,
+    pub(crate) payload: &'a Bytes,
+}
+
+/// Deliveries made by one publish, added to the router totals once.
+#[derive(Default)]
+struct Tally {
+    msgs: u64,
+    bytes: u64,
+}
+
+impl Client {
+    pub(crate) fn new(
+        id: u64,
+        account: Arc<Account>,
+        info: ClientInfo,
+        shared: Arc<Shared>,
+        registry: Weak<Registry>,
+    ) -> Arc<Client> {
+        Arc::new_cyclic(|this| Client {
+            id,
+            kind: info.kind,
+            account,
+            outbound: Outbound::new(shared.limits.clone(), this.clone()),
+            shared,
+            registry,
+            this: this.clone(),
+            flags: AtomicU8::new(DEFAULT_FLAGS),
+            meta: Mutex::new(Meta::default()),
+            host: info.host,
+            port: info.port,
+            start: SystemTime::now(),
+            epoch: Instant::now(),
+            last_activity: AtomicU64::new(0),
+            subs: Mutex::new(HashMap::new()),
+            traffic: Traffic::default(),
+            local_pending: AtomicUsize::new(0),
+            slow_consumers: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The session id (`cid`), unique within one router, starting at 1.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The session kind.
+    pub fn kind(&self) -> ClientKind {
+        self.kind
+    }
+
+    /// The account this session is bound to.
+    pub fn account(&self) -> &Arc<Account> {
+        &self.account
+    }
+
+    /// Applies the options of a CONNECT: echo, headers, no_responders, verbose, pedantic,
+    /// name, lang, version. Validation (auth, protocol, no_responders without headers) is
+    /// the server's job.
+    pub fn set_connect(&self, c: &natter_proto::Connect) {
+        let mut f = 0;
+        for (on, bit) in [
+            (c.echo, ECHO),
+            (c.headers, HEADERS),
+            (c.no_responders, NO_RESPONDERS),
+            (c.verbose, VERBOSE),
+            (c.pedantic, PEDANTIC),
+        ] {
+            if on {
+                f |= bit;
+            }
+        }
+        self.flags.store(f, Ordering::Release);
+        let mut m = self.meta.lock();
+        m.name = c.name.clone();
+        m.lang = c.lang.clone();
+        m.version = c.version.clone();
+        drop(m);
+        self.touch();
+    }
+
+    pub(crate) fn set_flags(&self, echo: bool, headers: bool, no_responders: bool) {
+        let mut f = self.flags.load(Ordering::Acquire) & !(ECHO | HEADERS | NO_RESPONDERS);
+        if echo {
+            f |= ECHO;
+        }
+        if headers {
+            f |= HEADERS;
+        }
+        if no_responders {
+            f |= NO_RESPONDERS;
+        }
+        self.flags.store(f, Ordering::Release);
+    }
+
+    pub(crate) fn set_name(&self, name: Option<String>) {
+        self.meta.lock().name = name;
+    }
+
+    fn flag(&self, bit: u8) -> bool {
+        self.flags.load(Ordering::Relaxed) & bit != 0
+    }
+
+    /// Whether the session receives its own messages (CONNECT `echo`, default true).
+    pub fn echo(&self) -> bool {
+        self.flag(ECHO)
+    }
+
+    /// Whether the session understands `HMSG` (CONNECT `headers`).
+    pub fn headers(&self) -> bool {
+        self.flag(HEADERS)
+    }
+
+    /// Whether the session wants a 503 status when a request reaches nobody.
+    pub fn no_responders(&self) -> bool {
+        self.flag(NO_RESPONDERS)
+    }
+
+    /// CONNECT `verbose` (default true): the server answers `+OK`.
+    pub fn verbose(&self) -> bool {
+        self.flag(VERBOSE)
+    }
+
+    /// CONNECT `pedantic` (default true): the server checks subjects strictly.
+    pub fn pedantic(&self) -> bool {
+        self.flag(PEDANTIC)
+    }
+
+    /// The outbound byte buffer the connection's writer drains.
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
+    }
+
+    /// Whether the session was closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Why the session was closed, if it was.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.outbound.close_reason()
+    }
+
+    /// Records activity now (for `/connz` `last_activity`). Publish, subscribe and
+    /// unsubscribe already do this.
+    pub fn touch(&self) {
+        let ns = self.epoch.elapsed().as_nanos() as u64;
+        self.last_activity.store(ns, Ordering::Relaxed);
+    }
+
+    /// Adds a subscription.
+    ///
+    /// A `sid` the session already uses is ignored, as nats-server does.
+    pub fn subscribe(
+        &self,
+        sid: Bytes,
+        subject: Bytes,
+        queue: Option<Bytes>,
+    ) -> Result<(), RouterError> {
+        self.subscribe_with(sid, subject, queue, Delivery::Wire)
+            .map(|_| ())
+    }
+
+    /// Adds a subscription delivered through `delivery`; returns it when it is new.
+    pub(crate) fn subscribe_with(
+        &self,
+        sid: Bytes,
+        subject: Bytes,
+        queue: Option<Bytes>,
+        delivery: Delivery,
+    ) -> Result<Option<Arc<Sub>>, RouterError> {
+        let me = self.this.upgrade().ok_or(RouterError::Closed)?;
+        let mut subs = self.subs.lock();
+        // Checked under the lock: `close` sets the flag before it empties the map, so a
+        // racing subscribe either lands in the map it empties or sees the flag.
+        if self.is_closed() {
+            return Err(RouterError::Closed);
+        }
+        let max = self.shared.limits.max_subscriptions();
+        if max != 0 && subs.len() >= max {
+            return Err(RouterError::MaxSubscriptions);
+        }
+        if subs.contains_key(&sid) {
+            return Ok(None);
+        }
+        let sub = Arc::new(Sub::new(me, sid.clone(), subject, queue, delivery));
+        self.account
+            .sublist
+            .insert(&sub.subject, sub.queue.as_deref(), SubRef(sub.clone()))
+            .map_err(|_| RouterError::InvalidSubject)?;
+        subs.insert(sid, sub.clone());
+        drop(subs);
+        self.account
+            .interest_added(&sub.subject, sub.queue.as_ref());
+        self.shared
+            .counters
+            .subscriptions
+            .fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        Ok(Some(sub))
+    }
+
+    /// Removes the subscription `sid` now (`max` None or 0), or after it has delivered
+    /// `max` messages in total. If it already delivered `max` or more, it goes now.
+    ///
+    /// An unknown `sid` is not an error (nats-server ignores it).
+    pub fn unsubscribe(&self, sid: &[u8], max: Option<u64>) -> Result<(), RouterError> {
+        if self.is_closed() {
+            return Err(RouterError::Closed);
+        }
+        self.touch();
+        let sub = match self.subs.lock().get(sid) {
+            Some(s) => s.clone(),
+            None => return Ok(()),
+        };
+        match max {
+            Some(max) if max > 0 && max > sub.delivered() => {
+                sub.set_max(max);
+                // A delivery that raced past the new limit before it was visible would
+                // otherwise leave the subscription in place forever.
+                if sub.delivered() >= max {
+                    self.remove_sub(&sub);
+                }
+            }
+            _ => self.remove_sub(&sub),
+        }
+        Ok(())
+    }
+
+    /// Removes `sub` if it is still this session's subscription under its sid.
+    pub(crate) fn remove_sub(&self, sub: &Arc<Sub>) {
+        let mut subs = self.subs.lock();
+        match subs.get(&sub.sid) {
+            Some(s) if Arc::ptr_eq(s, sub) => {
+                subs.remove(&sub.sid);
+            }
+            _ => return,
+        }
+        drop(subs);
+        self.drop_sub(sub);
+    }
+
+    /// Takes a subscription (already out of the session map) out of the account.
+    fn drop_sub(&self, sub: &Arc<Sub>) {
+        if !sub.mark_removed() {
+            return;
+        }
+        let removed =
+            self.account
+                .sublist
+                .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
+        if matches!(removed, Ok(true)) {
+            self.account
+                .interest_removed(&sub.subject, sub.queue.as_ref());
+            self.shared
+                .counters
+                .subscriptions
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Delivery::Channel(tx) = &sub.delivery {
+            // The receiver may be gone already; then nobody needs to hear the end.
+            let _ = tx.send(Event::End);
+        }
+    }
+
+    /// Subscriptions the session holds now.
+    pub fn subscription_count(&self) -> usize {
+        self.subs.lock().len()
+    }
+
+    /// The session's subscriptions, for monitoring.
+    pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
+        let subs: Vec<Arc<Sub>> = self.subs.lock().values().cloned().collect();
+        subs.iter()
+            .map(|s| SubscriptionInfo {
+                sid: s.sid.clone(),
+                subject: s.subject.clone(),
+                queue: s.queue.clone(),
+                delivered: s.delivered(),
+                max: Some(s.max()).filter(|m| *m > 0),
+            })
+            .collect()
+    }
+
+    /// Routes one message: to every matching plain subscription and to one member of
+    /// each matching queue group. Inline; never blocks on a slow subscriber.
+    ///
+    /// `headers` is the raw header block (`NATS/1.0...\r\n\r\n`) of an HPUB. Subscribers
+    /// that did not declare `headers` get a `MSG` with the body only.
+    pub fn publish(
+        &self,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        headers: Option<&Bytes>,
+        payload: &Bytes,
+    ) -> Result<(), RouterError> {
+        if self.is_closed() {
+            return Err(RouterError::Closed);
+        }
+        let size = headers.map_or(0, |h| h.len()) + payload.len();
+        let max = self.shared.limits.max_payload();
+        if max != 0 && size > max {
+            return Err(RouterError::MaxPayload);
+        }
+        if subject.is_empty() {
+            return Err(RouterError::InvalidSubject);
+        }
+        self.traffic.add_in(size);
+        self.shared.counters.traffic.add_in(size);
+        self.touch();
+
+        let msg = Outgoing {
+            subject,
+            reply,
+            headers,
+            payload,
+        };
+        let matches = self.account.sublist.matches(subject);
+        let mut tally = Tally::default();
+        for s in &matches.plain {
+            self.deliver(&s.0, &msg, &mut tally);
+        }
+        for group in &matches.queues {
+            let n = group.members.len();
+            let start = if n > 1 { crate::rng::below(n) } else { 0 };
+            // From a random start, the first member that takes it (nats-server skips a
+            // member that cannot, e.g. the publisher itself with echo off).
+            for i in 0..n {
+                if self.deliver(&group.members[(start + i) % n].0, &msg, &mut tally) {
+                    break;
+                }
+            }
+        }
+        if tally.msgs > 0 {
+            self.shared
+                .counters
+                .traffic
+                .add_out(tally.msgs, tally.bytes);
+        } else if let Some(reply) = reply {
+            if self.no_responders() && self.headers() {
+                self.send_no_responders(reply);
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers `msg` to `sub` on behalf of the publisher `self`; true if it was queued.
+    fn deliver(&self, sub: &Arc<Sub>, msg: &Outgoing<'_>, tally: &mut Tally) -> bool {
+        if sub.is_removed() {
+            return false;
+        }
+        let target = &*sub.client;
+        if std::ptr::eq(target, self) && !target.echo() {
+            return false;
+        }
+        if target.is_closed() {
+            return false;
+        }
+        let max = sub.max();
+        let mut last = false;
+        if max > 0 {
+            let n = sub.count_delivery();
+            if n > max {
+                target.remove_sub(sub);
+                return false;
+            }
+            last = n == max;
+        } else {
+            sub.count_delivery();
+        }
+        let headers = if target.headers() { msg.headers } else { None };
+        let bytes = headers.map_or(0, |h| h.len()) + msg.payload.len();
+        let ok = target.push_to(sub, msg, headers);
+        if ok {
+            target.traffic.add_out(1, bytes as u64);
+            tally.msgs += 1;
+            tally.bytes += bytes as u64;
+        }
+        if last {
+            target.remove_sub(sub);
+        }
+        ok
+    }
+
+    /// Queues one message for this (subscribing) session.
+    fn push_to(&self, sub: &Sub, msg: &Outgoing<'_>, headers: Option<&Bytes>) -> bool {
+        match &sub.delivery {
+            Delivery::Wire => {
+                let r = self.outbound.append(|buf| match headers {
+                    Some(h) => natter_proto::encode::hmsg(
+                        buf,
+                        msg.subject,
+                        &sub.sid,
+                        msg.reply.map(|r| &r[..]),
+                        h,
+                        msg.payload,
+                    ),
+                    None => natter_proto::encode::msg(
+                        buf,
+                        msg.subject,
+                        &sub.sid,
+                        msg.reply.map(|r| &r[..]),
+                        msg.payload,
+                    ),
+                });
+                self.after_append(r)
+            }
+            Delivery::Channel(tx) => self.send_local(tx, msg.to_message(headers)),
+            Delivery::Inbox(inbox) => {
+                inbox.deliver(msg.to_message(headers));
+                true
+            }
+        }
+    }
+
+    fn after_append(&self, r: crate::outbound::Append) -> bool {
+        match r {
+            crate::outbound::Append::Queued => true,
+            crate::outbound::Append::Closed => false,
+            crate::outbound::Append::SlowConsumer => {
+                self.slow_consumer();
+                false
+            }
+        }
+    }
+
+    /// Sends to a local subscription's channel, with the same pending limit as a socket.
+    fn send_local(
+        &self,
+        tx: &tokio::sync::mpsc::UnboundedSender<Event>,
+        m: crate::Message,
+    ) -> bool {
+        let size = m.pending_size();
+        let pending = self.local_pending.fetch_add(size, Ordering::AcqRel) + size;
+        if crate::options::over_limit(pending, self.shared.limits.max_pending()) {
+            self.local_pending.fetch_sub(size, Ordering::AcqRel);
+            self.slow_consumer();
+            return false;
+        }
+        if tx.send(Event::Msg(m)).is_err() {
+            self.local_pending.fetch_sub(size, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// A local subscription consumed `size` bytes.
+    pub(crate) fn consumed(&self, size: usize) {
+        self.local_pending.fetch_sub(size, Ordering::AcqRel);
+    }
+
+    /// Sends the no-responders status to the session's own subscription on `reply`, as
+    /// nats-server does: `HMSG <reply> <sid> 16 16` with a `NATS/1.0 503` header.
+    fn send_no_responders(&self, reply: &Bytes) {
+        let matches = self.account.sublist.matches(reply);
+        let Some(sub) = matches
+            .plain
+            .iter()
+            .find(|s| std::ptr::eq(&*s.0.client, self))
+        else {
+            return;
+        };
+        let sub = &sub.0;
+        let headers = Bytes::from_static(natter_proto::NO_RESPONDERS_HEADER);
+        match &sub.delivery {
+            Delivery::Wire => {
+                let r = self.outbound.append(|buf| {
+                    natter_proto::encode::hmsg(buf, reply, &sub.sid, None, &headers, b"")
+                });
+                self.after_append(r);
+            }
+            Delivery::Channel(tx) => {
+                self.send_local(tx, no_responders_message(reply, headers));
+            }
+            Delivery::Inbox(inbox) => inbox.deliver(no_responders_message(reply, headers)),
+        }
+    }
+
+    /// Counts and closes a slow consumer. Only the first detection counts.
+    pub(crate) fn slow_consumer(&self) {
+        if self.close_as(CloseReason::SlowConsumer) {
+            self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .counters
+                .slow_consumers
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(cid = self.id, "slow consumer: max_pending exceeded");
+        }
+    }
+
+    /// Closes the session: closes its outbound, removes all its subscriptions and takes
+    /// it out of the router. Idempotent; the first reason is kept.
+    pub fn close(&self, reason: CloseReason) {
+        self.close_as(reason);
+    }
+
+    /// Closes; true for the call that did it.
+    fn close_as(&self, reason: CloseReason) -> bool {
+        self.outbound.close(reason);
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let subs = std::mem::take(&mut *self.subs.lock());
+        for sub in subs.values() {
+            self.drop_sub(sub);
+        }
+        self.shared
+            .counters
+            .connections
+            .fetch_sub(1, Ordering::Relaxed);
+        if let Some(reg) = self.registry.upgrade() {
+            reg.remove(self.id);
+        }
+        true
+    }
+
+    /// A snapshot for monitoring.
+    pub fn stats(&self) -> ClientStats {
+        let m = self.meta.lock();
+        let (name, lang, version) = (m.name.clone(), m.lang.clone(), m.version.clone());
+        drop(m);
+        let t = &self.traffic;
+        let last = Duration::from_nanos(self.last_activity.load(Ordering::Relaxed));
+        ClientStats {
+            cid: self.id,
+            kind: self.kind,
+            account: self.account.name_arc().clone(),
+            host: self.host.clone(),
+            port: self.port,
+            name,
+            lang,
+            version,
+            start: self.start,
+            last_activity: self.start + last,
+            in_msgs: t.in_msgs.load(Ordering::Relaxed),
+            in_bytes: t.in_bytes.load(Ordering::Relaxed),
+            out_msgs: t.out_msgs.load(Ordering::Relaxed),
+            out_bytes: t.out_bytes.load(Ordering::Relaxed),
+            pending_bytes: self.outbound.pending_bytes()
+                + self.local_pending.load(Ordering::Relaxed),
+            subscriptions: self.subscription_count(),
+            slow_consumers: self.slow_consumers.load(Ordering::Relaxed),
+            closed: self.close_reason(),
+        }
+    }
+}
+
+fn no_responders_message(reply: &Bytes, headers: Bytes) -> crate::Message {
+    crate::Message {
+        subject: reply.clone(),
+        reply: None,
+        headers: Some(headers),
+        payload: Bytes::new(),
+    }
+}
+
+impl Outgoing<'_> {
+    fn to_message(&self, headers: Option<&Bytes>) -> crate::Message {
+        crate::Message {
+            subject: self.subject.clone(),
+            reply: self.reply.cloned(),
+            headers: headers.cloned(),
+            payload: self.payload.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("account", &self.account.name())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
