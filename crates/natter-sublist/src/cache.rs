@@ -7,11 +7,10 @@
 //! and updated only while its write lock is held, so no entry can be computed from a trie
 //! state that a concurrent insert or remove has already left behind.
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use parking_lot::RwLock;
 
 use crate::hash::SubjectHashBuilder;
@@ -23,6 +22,7 @@ use crate::subject::matches_unchecked;
 const MAX_SHARDS: usize = 16;
 
 struct Entry<T> {
+    subject: SubjectKey,
     result: Arc<Matches<T>>,
     /// Set on every hit and cleared by a sweep, so sweeps evict entries nobody read since
     /// the last one before touching busy subjects.
@@ -34,10 +34,14 @@ struct Entry<T> {
 #[repr(align(128))]
 struct Shard<T> {
     limit: usize,
-    map: RwLock<HashMap<SubjectKey, Entry<T>, SubjectHashBuilder>>,
+    map: RwLock<HashTable<Entry<T>>>,
 }
 
 /// Literal subject -> shared match result, with at most `capacity` entries.
+///
+/// Lookups take the subject's hash from the caller, made with the hasher the cache was
+/// built with, so a miss hashes its subject once for the lookup, the trie's literal table
+/// and the insert together.
 pub(crate) struct Cache<T> {
     shards: Box<[Shard<T>]>,
     shard_mask: usize,
@@ -60,7 +64,7 @@ impl<T> Cache<T> {
         let shards = (0..shard_count)
             .map(|i| Shard {
                 limit: capacity / shard_count + usize::from(i < capacity % shard_count),
-                map: RwLock::new(HashMap::with_hasher(hasher)),
+                map: RwLock::new(HashTable::new()),
             })
             .collect();
         Self {
@@ -86,20 +90,25 @@ impl<T> Cache<T> {
     }
 
     #[inline]
-    fn shard(&self, subject: &[u8]) -> &Shard<T> {
-        let hash = self.hasher.hash_one(subject);
-        // The maps index buckets with the low bits, so the high bits choose the shard.
+    fn shard(&self, hash: u64) -> &Shard<T> {
+        // The tables use the low bits for buckets and the top seven as tags, so bits
+        // from the middle choose the shard.
         &self.shards[(hash >> 40) as usize & self.shard_mask]
     }
 
     /// Looks up a subject's result and lets `f` read it under the shard's read lock.
     #[inline]
-    fn with_entry<R>(&self, subject: &[u8], f: impl FnOnce(&Arc<Matches<T>>) -> R) -> Option<R> {
+    fn with_entry<R>(
+        &self,
+        subject: &[u8],
+        hash: u64,
+        f: impl FnOnce(&Arc<Matches<T>>) -> R,
+    ) -> Option<R> {
         if self.shards.is_empty() {
             return None;
         }
-        let map = self.shard(subject).map.read();
-        let entry = map.get(subject)?;
+        let map = self.shard(hash).map.read();
+        let entry = map.find(hash, |e| e.subject.as_slice() == subject)?;
         // Reading before writing keeps a hot entry's cache line shared between cores.
         if !entry.recently_used.load(Ordering::Relaxed) {
             entry.recently_used.store(true, Ordering::Relaxed);
@@ -107,34 +116,49 @@ impl<T> Cache<T> {
         Some(f(&entry.result))
     }
 
-    /// The cached result for `subject`.
+    /// The hash of `subject` that the other methods take.
     #[inline]
-    pub(crate) fn get(&self, subject: &[u8]) -> Option<Arc<Matches<T>>> {
-        self.with_entry(subject, Arc::clone)
+    pub(crate) fn hash(&self, subject: &[u8]) -> u64 {
+        self.hasher.hash_bytes(subject)
+    }
+
+    /// The cached result for `subject`, whose [hash](Self::hash) is `hash`.
+    #[inline]
+    pub(crate) fn get(&self, subject: &[u8], hash: u64) -> Option<Arc<Matches<T>>> {
+        self.with_entry(subject, hash, Arc::clone)
     }
 
     /// Whether the cached result for `subject` is non-empty, without touching its count.
     #[inline]
-    pub(crate) fn interest(&self, subject: &[u8]) -> Option<bool> {
-        self.with_entry(subject, |r| !r.is_empty())
+    pub(crate) fn interest(&self, subject: &[u8], hash: u64) -> Option<bool> {
+        self.with_entry(subject, hash, |r| !r.is_empty())
     }
 
     /// Stores a freshly computed result. Caller holds the trie's read lock.
-    pub(crate) fn insert(&self, subject: &[u8], result: Arc<Matches<T>>) {
+    pub(crate) fn insert(&self, subject: &[u8], hash: u64, result: Arc<Matches<T>>) {
         if self.shards.is_empty() {
             return;
         }
-        let shard = self.shard(subject);
+        let shard = self.shard(hash);
         let mut map = shard.map.write();
-        if map.len() >= shard.limit && !map.contains_key(subject) {
+        let hasher = self.hasher;
+        if let Some(e) = map.find_mut(hash, |e| e.subject.as_slice() == subject) {
+            // Another thread's miss on the same subject got here first, under the same
+            // trie state, so either result is right.
+            e.result = result;
+            return;
+        }
+        if map.len() >= shard.limit {
             sweep(&mut map, shard.limit / 2);
         }
-        map.insert(
-            SubjectKey::new(subject),
+        map.insert_unique(
+            hash,
             Entry {
+                subject: SubjectKey::new(subject),
                 result,
                 recently_used: AtomicBool::new(false),
             },
+            |e| hasher.hash_bytes(e.subject.as_slice()),
         );
     }
 
@@ -149,21 +173,22 @@ impl<T> Cache<T> {
         if self.shards.is_empty() {
             return;
         }
-        let mut apply = |map: &mut HashMap<SubjectKey, Entry<T>, SubjectHashBuilder>,
-                         key: &[u8]| {
-            let Some(entry) = map.get_mut(key) else {
+        let hasher = self.hasher;
+        let mut apply = |map: &mut HashTable<Entry<T>>, key: &[u8], hash: u64| {
+            let Ok(mut entry) = map.find_entry(hash, |e| e.subject.as_slice() == key) else {
                 return;
             };
-            match rewrite(&entry.result) {
-                Some(next) => entry.result = next,
+            match rewrite(&entry.get().result) {
+                Some(next) => entry.get_mut().result = next,
                 None => {
-                    map.remove(key);
+                    entry.remove();
                 }
             }
         };
         if is_literal {
-            let mut map = self.shard(pattern).map.write();
-            apply(&mut map, pattern);
+            let hash = hasher.hash_bytes(pattern);
+            let mut map = self.shard(hash).map.write();
+            apply(&mut map, pattern, hash);
             return;
         }
         let mut keys: Vec<SubjectKey> = Vec::new();
@@ -175,16 +200,16 @@ impl<T> Cache<T> {
                 shard
                     .map
                     .read()
-                    .keys()
-                    .filter(|k| matches_unchecked(pattern, k.as_slice()))
-                    .cloned(),
+                    .iter()
+                    .filter(|e| matches_unchecked(pattern, e.subject.as_slice()))
+                    .map(|e| e.subject.clone()),
             );
             if keys.is_empty() {
                 continue;
             }
             let mut map = shard.map.write();
             for key in &keys {
-                apply(&mut map, key.as_slice());
+                apply(&mut map, key.as_slice(), hasher.hash_bytes(key.as_slice()));
             }
         }
     }
@@ -228,9 +253,9 @@ impl<T: Clone + PartialEq> Cache<T> {
 
 /// Shrinks a full shard to `target` entries, evicting entries unread since the previous
 /// sweep first and arbitrary ones only if that is not enough.
-fn sweep<T>(map: &mut HashMap<SubjectKey, Entry<T>, SubjectHashBuilder>, target: usize) {
+fn sweep<T>(map: &mut HashTable<Entry<T>>, target: usize) {
     let mut excess = map.len().saturating_sub(target);
-    map.retain(|_, e| {
+    map.retain(|e| {
         if excess == 0 {
             return true;
         }
@@ -242,7 +267,7 @@ fn sweep<T>(map: &mut HashMap<SubjectKey, Entry<T>, SubjectHashBuilder>, target:
         }
     });
     if excess > 0 {
-        map.retain(|_, _| {
+        map.retain(|_| {
             if excess == 0 {
                 return true;
             }
@@ -256,6 +281,14 @@ fn sweep<T>(map: &mut HashMap<SubjectKey, Entry<T>, SubjectHashBuilder>, target:
 mod tests {
     use super::*;
 
+    fn put<T>(c: &Cache<T>, subject: &[u8], result: Arc<Matches<T>>) {
+        c.insert(subject, c.hash(subject), result);
+    }
+
+    fn get<T>(c: &Cache<T>, subject: &[u8]) -> Option<Arc<Matches<T>>> {
+        c.get(subject, c.hash(subject))
+    }
+
     fn result(v: u32) -> Arc<Matches<u32>> {
         Arc::new(Matches {
             plain: vec![v],
@@ -267,13 +300,13 @@ mod tests {
     fn capacity_is_never_exceeded_and_hot_entries_survive_sweeps() {
         let cache = Cache::new(64, SubjectHashBuilder::random());
         assert_eq!(cache.capacity(), 64);
-        cache.insert(b"hot", result(0));
+        put(&cache, b"hot", result(0));
         for i in 0..10_000u32 {
             let key = format!("cold.{i}");
-            cache.insert(key.as_bytes(), result(i));
+            put(&cache, key.as_bytes(), result(i));
             assert!(cache.len() <= 64);
             assert!(
-                cache.get(b"hot").is_some(),
+                get(&cache, b"hot").is_some(),
                 "hot entry evicted after {i} inserts"
             );
         }
@@ -282,13 +315,13 @@ mod tests {
     #[test]
     fn tiny_and_zero_capacities() {
         let off: Cache<u32> = Cache::new(0, SubjectHashBuilder::random());
-        off.insert(b"a", result(1));
+        put(&off, b"a", result(1));
         assert_eq!(off.len(), 0);
-        assert!(off.get(b"a").is_none());
+        assert!(get(&off, b"a").is_none());
         for cap in [1, 2, 3, 5, 17, 1000] {
             let c = Cache::new(cap, SubjectHashBuilder::random());
             for i in 0..200u32 {
-                c.insert(format!("s{i}").as_bytes(), result(i));
+                put(&c, format!("s{i}").as_bytes(), result(i));
             }
             assert!(c.len() <= cap, "capacity {cap} exceeded: {}", c.len());
             assert!(c.len() >= 1);
@@ -299,18 +332,18 @@ mod tests {
     fn updates_reach_exactly_the_matching_keys() {
         let cache = Cache::new(1024, SubjectHashBuilder::random());
         for k in ["a.b", "a.c", "b.b", "a.b.c"] {
-            cache.insert(k.as_bytes(), Arc::clone(cache.empty()));
+            put(&cache, k.as_bytes(), Arc::clone(cache.empty()));
         }
         cache.on_insert(b"a.*", false, None, &7u32);
-        assert_eq!(cache.get(b"a.b").map(|r| r.plain.clone()), Some(vec![7]));
-        assert_eq!(cache.get(b"a.c").map(|r| r.plain.clone()), Some(vec![7]));
-        assert!(cache.get(b"b.b").is_some_and(|r| r.is_empty()));
-        assert!(cache.get(b"a.b.c").is_some_and(|r| r.is_empty()));
+        assert_eq!(get(&cache, b"a.b").map(|r| r.plain.clone()), Some(vec![7]));
+        assert_eq!(get(&cache, b"a.c").map(|r| r.plain.clone()), Some(vec![7]));
+        assert!(get(&cache, b"b.b").is_some_and(|r| r.is_empty()));
+        assert!(get(&cache, b"a.b.c").is_some_and(|r| r.is_empty()));
         cache.on_remove(b"a.*", false, None, &7u32);
-        assert!(cache.get(b"a.b").is_some_and(|r| r.is_empty()));
+        assert!(get(&cache, b"a.b").is_some_and(|r| r.is_empty()));
         assert_eq!(cache.len(), 4);
         // A removal the entry does not reflect drops the entry.
         cache.on_remove(b"b.b", true, None, &9u32);
-        assert!(cache.get(b"b.b").is_none());
+        assert!(get(&cache, b"b.b").is_none());
     }
 }

@@ -16,12 +16,14 @@
 //! subscription and, per queue group, the matching members; the caller delivers to all
 //! plain ones and to one member of each group.
 //!
-//! The structure follows nats-server's `sublist.go`: a level per token position with
-//! separate `*` and `>` children, and a cache from literal subject to result that an
-//! insert or remove updates for exactly the cached subjects its pattern matches, plus a
-//! [generation](Sublist::generation) counter for callers with caches of their own.
+//! Wildcard subscriptions live in a trie after nats-server's `sublist.go`: a level per
+//! token position with separate `*` and `>` children. Subscriptions without wildcards live
+//! in a table keyed by the whole subject, since only an identical subject matches them. A
+//! cache from literal subject to result is updated by every insert or remove for exactly
+//! the cached subjects its pattern matches, and a [generation](Sublist::generation)
+//! counter serves callers with caches of their own.
 //!
-//! The crate has no async runtime and no dependency besides `parking_lot`.
+//! The crate has no async runtime; its dependencies are `parking_lot` and `hashbrown`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

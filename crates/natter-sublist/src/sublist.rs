@@ -29,6 +29,8 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 /// write lock, so many threads can match while others subscribe and unsubscribe.
 pub struct Sublist<T> {
     trie: RwLock<Trie<T>>,
+    /// Shares its hasher with the trie's literal table, so a miss hashes its subject once
+    /// for both.
     cache: Cache<T>,
     generation: AtomicU64,
     count: AtomicUsize,
@@ -82,7 +84,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
     ) -> Result<(), SublistError> {
         let is_literal = check(subject, queue)?;
         let mut trie = self.trie.write();
-        if !trie.insert(subject, queue, value.clone()) {
+        if !trie.insert(subject, is_literal, queue, value.clone()) {
             return Ok(());
         }
         self.count.fetch_add(1, Ordering::Relaxed);
@@ -102,7 +104,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
     ) -> Result<bool, SublistError> {
         let is_literal = check(subject, queue)?;
         let mut trie = self.trie.write();
-        if !trie.remove(subject, queue, value) {
+        if !trie.remove(subject, is_literal, queue, value) {
             return Ok(false);
         }
         self.count.fetch_sub(1, Ordering::Relaxed);
@@ -118,7 +120,8 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
     /// reference-count increment. A `*` or `>` token in `subject` stands for itself (see
     /// [`subject::is_routable`]); a subject with an empty token or whitespace matches nothing.
     pub fn matches(&self, subject: &[u8]) -> Arc<Matches<T>> {
-        if let Some(hit) = self.cache.get(subject) {
+        let hash = self.cache.hash(subject);
+        if let Some(hit) = self.cache.get(subject, hash) {
             return hit;
         }
         if !subject::is_routable(subject) {
@@ -126,7 +129,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
         }
         let trie = self.trie.read();
         let mut found = Matches::default();
-        trie.collect(subject, &mut found);
+        trie.collect(subject, hash, &mut found);
         let result = if found.is_empty() {
             Arc::clone(self.cache.empty())
         } else {
@@ -134,7 +137,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
         };
         // Still under the read lock: no insert or remove can slip in between computing
         // this result and publishing it in the cache.
-        self.cache.insert(subject, Arc::clone(&result));
+        self.cache.insert(subject, hash, Arc::clone(&result));
         drop(trie);
         result
     }
@@ -143,10 +146,11 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
     ///
     /// Allocates nothing: it reads the cache, or walks the trie without caching.
     pub fn has_interest(&self, subject: &[u8]) -> bool {
-        if let Some(hit) = self.cache.interest(subject) {
+        let hash = self.cache.hash(subject);
+        if let Some(hit) = self.cache.interest(subject, hash) {
             return hit;
         }
-        subject::is_routable(subject) && self.trie.read().has_interest(subject)
+        subject::is_routable(subject) && self.trie.read().has_interest(subject, hash)
     }
 
     /// A counter that grows with every insert and remove that changed something. A caller

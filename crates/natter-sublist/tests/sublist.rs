@@ -291,3 +291,75 @@ fn sublist_is_send_sync_and_debug() {
     let text = format!("{s:?}");
     assert!(text.contains("len: 0"), "{text}");
 }
+
+#[test]
+fn long_subjects_and_long_tokens_match_like_the_reference() {
+    // Subjects around sixteen tokens, where the walk stops using tokens prepared up front
+    // and prepares the rest as it goes; tokens longer than a trie key keeps inline; and
+    // tokens that differ only by a trailing NUL byte.
+    let long = "t".repeat(30);
+    let long2 = format!("{}u", "t".repeat(29));
+    let words = ["a", "b", long.as_str(), long2.as_str(), "a\0"];
+    let subject_of = |len: usize, seed: usize| -> String {
+        (0..len)
+            .map(|i| words[(seed >> (i % 8)).wrapping_add(i) % words.len()])
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let mut subjects = Vec::new();
+    for len in 13..=19 {
+        for seed in 0..12 {
+            subjects.push(subject_of(len, seed));
+        }
+    }
+    let mut patterns = Vec::new();
+    for s in &subjects {
+        let tokens: Vec<&str> = s.split('.').collect();
+        patterns.push(s.clone());
+        for at in [0, 7, 14, 15, 16, 17] {
+            if at < tokens.len() {
+                let mut single = tokens.clone();
+                single[at] = "*";
+                patterns.push(single.join("."));
+                let mut full = tokens[..=at].to_vec();
+                full[at] = ">";
+                patterns.push(full.join("."));
+            }
+        }
+    }
+    patterns.sort();
+    patterns.dedup();
+    let list = Sublist::new();
+    for (i, p) in patterns.iter().enumerate() {
+        let queue = (i % 3 == 0).then_some(b"q".as_slice());
+        list.insert(p.as_bytes(), queue, i).unwrap();
+    }
+    for s in &subjects {
+        let mut want: Vec<usize> = patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| natter_sublist::subject::matches_pattern(p.as_bytes(), s.as_bytes()))
+            .map(|(i, _)| i)
+            .collect();
+        want.sort();
+        for _ in 0..2 {
+            let m = list.matches(s.as_bytes());
+            let mut got: Vec<usize> = m
+                .plain
+                .iter()
+                .chain(m.queues.iter().flat_map(|q| q.members.iter()))
+                .copied()
+                .collect();
+            got.sort();
+            assert_eq!(got, want, "{s:?}");
+            assert_eq!(list.has_interest(s.as_bytes()), !want.is_empty());
+        }
+    }
+    // A subject nobody subscribed to, one token short of a subscribed one.
+    let short = subject_of(16, 3);
+    let shorter = &short[..short.rfind('.').unwrap()];
+    let expected = patterns
+        .iter()
+        .any(|p| natter_sublist::subject::matches_pattern(p.as_bytes(), shorter.as_bytes()));
+    assert_eq!(list.has_interest(shorter.as_bytes()), expected);
+}
