@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use crate::account::Account;
 use crate::outbound::Outbound;
 use crate::router::{Registry, Shared};
+use crate::stall::{stall_duration, stall_threshold};
 use crate::stats::{ClientStats, SubscriptionInfo, Traffic};
 use crate::sub::{Delivery, Event, Sub, SubRef};
 use crate::{CloseReason, RouterError};
@@ -44,6 +45,9 @@ const PEDANTIC: u8 = 1 << 4;
 /// CONNECT defaults as nats-server applies them before (and without) a CONNECT.
 const DEFAULT_FLAGS: u8 = ECHO | VERBOSE | PEDANTIC;
 
+/// Most stalled subscribers one publisher waits for at a time.
+const STALL_TRACKED: usize = 16;
+
 #[derive(Debug, Default)]
 struct Meta {
     name: Option<String>,
@@ -75,11 +79,19 @@ pub struct Client {
     /// Nanoseconds after `epoch`.
     last_activity: AtomicU64,
     subs: Mutex<HashMap<Bytes, Arc<Sub>>>,
-    traffic: Traffic,
+    /// Shared with the router's session table, which sums it into the router totals.
+    /// Its publish-side lock (counters and match cache) is taken by this session's own
+    /// publishes and by monitoring, never while delivering, so a delivery that closes a
+    /// session cannot deadlock on it.
+    traffic: Arc<Traffic>,
     /// Bytes sent to this session's channels and not yet read (local sessions).
     local_pending: AtomicUsize,
     slow_consumers: AtomicU64,
     closed: AtomicBool,
+    /// Sessions this one's publishes left stalled since its last [`Client::stall_wait`].
+    stalls: Mutex<Vec<Arc<Client>>>,
+    /// Whether `stalls` may be non-empty; read after every publish, so no lock.
+    stalling: AtomicBool,
 }
 
 /// One message on its way through [`Client::publish`].
@@ -90,13 +102,6 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) payload: &'a Bytes,
 }
 
-/// Deliveries made by one publish, added to the router totals once.
-#[derive(Default)]
-struct Tally {
-    msgs: u64,
-    bytes: u64,
-}
-
 impl Client {
     pub(crate) fn new(
         id: u64,
@@ -105,6 +110,8 @@ impl Client {
         shared: Arc<Shared>,
         registry: Weak<Registry>,
     ) -> Arc<Client> {
+        let traffic = Arc::new(Traffic::default());
+        shared.counters.sessions.lock().add(id, traffic.clone());
         Arc::new_cyclic(|this| Client {
             id,
             kind: info.kind,
@@ -121,10 +128,12 @@ impl Client {
             epoch: Instant::now(),
             last_activity: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
-            traffic: Traffic::default(),
+            traffic,
             local_pending: AtomicUsize::new(0),
             slow_consumers: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            stalls: Mutex::new(Vec::new()),
+            stalling: AtomicBool::new(false),
         })
     }
 
@@ -230,8 +239,11 @@ impl Client {
         self.outbound.close_reason()
     }
 
-    /// Records activity now (for `/connz` `last_activity`). Publish, subscribe and
-    /// unsubscribe already do this.
+    /// Records activity now (for `/connz` `last_activity`).
+    ///
+    /// Subscribe, unsubscribe and CONNECT do this, and so does a local session's publish.
+    /// A socket session's publish does not: reading the clock per message is a large share
+    /// of a small message's cost, so the connection calls this once per read batch.
     pub fn touch(&self) {
         let ns = self.epoch.elapsed().as_nanos() as u64;
         self.last_activity.store(ns, Ordering::Relaxed);
@@ -278,13 +290,16 @@ impl Client {
             .insert(&sub.subject, sub.queue.as_deref(), SubRef(sub.clone()))
             .map_err(|_| RouterError::InvalidSubject)?;
         subs.insert(sid, sub.clone());
-        drop(subs);
+        // Still under the session lock: a `close` on another thread (write error, slow
+        // consumer) takes the subscription only after its interest was counted, so the
+        // removal it reports always follows this addition.
         self.account
             .interest_added(&sub.subject, sub.queue.as_ref());
         self.shared
             .counters
             .subscriptions
             .fetch_add(1, Ordering::Relaxed);
+        drop(subs);
         self.touch();
         Ok(Some(sub))
     }
@@ -394,9 +409,22 @@ impl Client {
         if subject.is_empty() {
             return Err(RouterError::InvalidSubject);
         }
-        self.traffic.add_in(size);
-        self.shared.counters.traffic.add_in(size);
-        self.touch();
+        let matches = {
+            let mut inbound = self.traffic.inbound.lock();
+            inbound.in_msgs += 1;
+            inbound.in_bytes += size as u64;
+            let m = inbound.matches.get(&self.account.sublist, subject);
+            // A `close` on another thread clears the cache under this lock after setting
+            // the flag: whichever of the two takes the lock second sees the other's work,
+            // so nothing refilled here outlives the session's end.
+            if self.is_closed() {
+                inbound.matches.clear();
+            }
+            m
+        };
+        if self.kind == ClientKind::Local {
+            self.touch();
+        }
 
         let msg = Outgoing {
             subject,
@@ -404,10 +432,9 @@ impl Client {
             headers,
             payload,
         };
-        let matches = self.account.sublist.matches(subject);
-        let mut tally = Tally::default();
+        let mut delivered = false;
         for s in &matches.plain {
-            self.deliver(&s.0, &msg, &mut tally);
+            delivered |= self.deliver(&s.0, &msg);
         }
         for group in &matches.queues {
             let n = group.members.len();
@@ -415,18 +442,14 @@ impl Client {
             // From a random start, the first member that takes it (nats-server skips a
             // member that cannot, e.g. the publisher itself with echo off).
             for i in 0..n {
-                if self.deliver(&group.members[(start + i) % n].0, &msg, &mut tally) {
+                if self.deliver(&group.members[(start + i) % n].0, &msg) {
+                    delivered = true;
                     break;
                 }
             }
         }
-        if tally.msgs > 0 {
-            self.shared
-                .counters
-                .traffic
-                .add_out(tally.msgs, tally.bytes);
-        } else if let Some(reply) = reply {
-            if self.no_responders() && self.headers() {
+        if !delivered {
+            if let Some(reply) = reply.filter(|_| self.no_responders() && self.headers()) {
                 self.send_no_responders(reply);
             }
         }
@@ -434,7 +457,7 @@ impl Client {
     }
 
     /// Delivers `msg` to `sub` on behalf of the publisher `self`; true if it was queued.
-    fn deliver(&self, sub: &Arc<Sub>, msg: &Outgoing<'_>, tally: &mut Tally) -> bool {
+    fn deliver(&self, sub: &Arc<Sub>, msg: &Outgoing<'_>) -> bool {
         if sub.is_removed() {
             return false;
         }
@@ -462,8 +485,9 @@ impl Client {
         let ok = target.push_to(sub, msg, headers);
         if ok {
             target.traffic.add_out(1, bytes as u64);
-            tally.msgs += 1;
-            tally.bytes += bytes as u64;
+            if target.outbound.is_stalled() {
+                self.note_stall(&sub.client);
+            }
         }
         if last {
             target.remove_sub(sub);
@@ -513,7 +537,8 @@ impl Client {
         }
     }
 
-    /// Sends to a local subscription's channel, with the same pending limit as a socket.
+    /// Sends to a local subscription's channel, with the same pending limit and stall
+    /// mark as a socket.
     fn send_local(
         &self,
         tx: &tokio::sync::mpsc::UnboundedSender<Event>,
@@ -521,7 +546,8 @@ impl Client {
     ) -> bool {
         let size = m.pending_size();
         let pending = self.local_pending.fetch_add(size, Ordering::AcqRel) + size;
-        if crate::options::over_limit(pending, self.shared.limits.max_pending()) {
+        let max_pending = self.shared.limits.max_pending();
+        if crate::options::over_limit(pending, max_pending) {
             self.local_pending.fetch_sub(size, Ordering::AcqRel);
             self.slow_consumer();
             return false;
@@ -530,12 +556,104 @@ impl Client {
             self.local_pending.fetch_sub(size, Ordering::AcqRel);
             return false;
         }
+        if !self.outbound.is_stalled() && stall_threshold(max_pending).is_some_and(|t| pending > t)
+        {
+            self.outbound
+                .set_local_stall(|| self.local_pending.load(Ordering::Acquire));
+        }
         true
     }
 
     /// A local subscription consumed `size` bytes.
     pub(crate) fn consumed(&self, size: usize) {
         self.local_pending.fetch_sub(size, Ordering::AcqRel);
+        self.outbound.advanced(size);
+        if self.outbound.is_stalled() {
+            self.outbound
+                .set_local_stall(|| self.local_pending.load(Ordering::Acquire));
+        }
+    }
+
+    /// Remembers that a publish of this session left `target` stalled.
+    ///
+    /// At most [`STALL_TRACKED`] sessions per wait: the wait is bounded by the fullest
+    /// one anyway, and a wide fan-out to many stalled subscribers must not turn every
+    /// delivery into a long scan.
+    fn note_stall(&self, target: &Arc<Client>) {
+        let mut stalls = self.stalls.lock();
+        if stalls.len() < STALL_TRACKED && !stalls.iter().any(|c| Arc::ptr_eq(c, target)) {
+            stalls.push(target.clone());
+        }
+        drop(stalls);
+        self.stalling.store(true, Ordering::Release);
+    }
+
+    /// Whether this session's publishes left a subscriber stalled (past half of
+    /// `max_pending`) since the last [`stall_wait`](Client::stall_wait). Cheap; a socket
+    /// server checks it after each read batch.
+    pub fn is_stalling(&self) -> bool {
+        self.stalling.load(Ordering::Acquire)
+    }
+
+    /// Holds this publisher back until the subscribers its publishes left stalled are
+    /// back under half of `max_pending`, or a timeout passes: 100 ms, growing to 1 s for
+    /// a subscriber at `max_pending` (nats-server's fast-producer stall). Returns at once
+    /// when nothing is stalled.
+    ///
+    /// A subscriber that took nothing at all during a whole timed-out wait is not waited
+    /// for again until it takes something: it is stuck, not slow, and holding publishers
+    /// back would only delay its end as a slow consumer.
+    ///
+    /// A socket server awaits this after routing a read batch, before reading more. No
+    /// lock is held while it waits. Needs a Tokio runtime with timers.
+    pub async fn stall_wait(&self) {
+        if !self.stalling.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let mut targets = std::mem::take(&mut *self.stalls.lock());
+        let waits: Vec<(Arc<Client>, u64)> = targets
+            .drain(..)
+            .filter(|t| !t.outbound.is_stuck())
+            .map(|t| {
+                let at = t.outbound.progress();
+                (t, at)
+            })
+            .collect();
+        // Keeps the list's capacity for the next stall.
+        {
+            let mut stalls = self.stalls.lock();
+            if stalls.is_empty() {
+                *stalls = targets;
+            }
+        }
+        let max_pending = self.shared.limits.max_pending();
+        let Some(ttl) = waits
+            .iter()
+            .map(|(t, _)| stall_duration(t.unsent(), max_pending))
+            .max()
+        else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + ttl;
+        for (t, _) in &waits {
+            if tokio::time::timeout_at(deadline, t.outbound.unstalled())
+                .await
+                .is_err()
+            {
+                tracing::debug!(cid = self.id, "timed out of fast producer stall ({ttl:?})");
+                for (t, at) in &waits {
+                    if t.outbound.is_stalled() {
+                        t.outbound.mark_stuck(*at);
+                    }
+                }
+                break;
+            }
+        }
+    }
+
+    /// Bytes delivered to this session and not yet written (socket) or read (local).
+    fn unsent(&self) -> usize {
+        self.outbound.unsent_bytes() + self.local_pending.load(Ordering::Relaxed)
     }
 
     /// Sends the no-responders status to the session's own subscription on `reply`, as
@@ -593,6 +711,9 @@ impl Client {
         for sub in subs.values() {
             self.drop_sub(sub);
         }
+        self.stalls.lock().clear();
+        // Cached results may hold this session's own subscriptions: a cycle otherwise.
+        self.traffic.inbound.lock().matches.clear();
         self.shared
             .counters
             .connections
@@ -608,7 +729,7 @@ impl Client {
         let m = self.meta.lock();
         let (name, lang, version) = (m.name.clone(), m.lang.clone(), m.version.clone());
         drop(m);
-        let t = &self.traffic;
+        let [in_msgs, in_bytes, out_msgs, out_bytes] = self.traffic.load();
         let last = Duration::from_nanos(self.last_activity.load(Ordering::Relaxed));
         ClientStats {
             cid: self.id,
@@ -621,12 +742,11 @@ impl Client {
             version,
             start: self.start,
             last_activity: self.start + last,
-            in_msgs: t.in_msgs.load(Ordering::Relaxed),
-            in_bytes: t.in_bytes.load(Ordering::Relaxed),
-            out_msgs: t.out_msgs.load(Ordering::Relaxed),
-            out_bytes: t.out_bytes.load(Ordering::Relaxed),
-            pending_bytes: self.outbound.pending_bytes()
-                + self.local_pending.load(Ordering::Relaxed),
+            in_msgs,
+            in_bytes,
+            out_msgs,
+            out_bytes,
+            pending_bytes: self.unsent(),
             subscriptions: self.subscription_count(),
             slow_consumers: self.slow_consumers.load(Ordering::Relaxed),
             closed: self.close_reason(),
@@ -651,6 +771,13 @@ impl Outgoing<'_> {
             headers: headers.cloned(),
             payload: self.payload.clone(),
         }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let retired = self.shared.counters.sessions.lock().retire(self.id);
+        drop(retired);
     }
 }
 

@@ -84,6 +84,18 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// Whether what is still unsent is dropped instead of flushed, as nats-server does
+    /// for these reasons: the peer cannot or will not take it.
+    pub fn skips_flush(&self) -> bool {
+        matches!(
+            self,
+            CloseReason::SlowConsumer
+                | CloseReason::SlowConsumerWriteDeadline
+                | CloseReason::WriteError
+                | CloseReason::ReadError
+        )
+    }
+
     /// The reason as `/connz?state=closed` words it in nats-server.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -23,7 +23,9 @@
 //! own messages, `UNSUB sid max` ends a subscription after `max` deliveries, header
 //! blocks are stripped for sessions that did not ask for headers, a request that reaches
 //! nobody gets a 503 no-responders status, and a session whose unsent bytes pass
-//! `max_pending` is closed as a slow consumer without slowing anyone else.
+//! `max_pending` is closed as a slow consumer. Past half of `max_pending` a session is
+//! stalled: the publishers that fed it wait a bounded moment for it to catch up
+//! ([`Client::stall_wait`]), as nats-server holds back a fast producer.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -32,10 +34,12 @@ mod client;
 mod error;
 mod interest;
 mod local;
+mod matchcache;
 mod options;
 mod outbound;
 mod rng;
 mod router;
+mod stall;
 mod stats;
 mod sub;
 

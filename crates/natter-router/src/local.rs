@@ -327,14 +327,18 @@ impl LocalClient {
         Ok(inbox)
     }
 
-    /// Resolves once everything published before it has been routed.
+    /// Resolves once everything published before it has been routed, and subscribers
+    /// those publishes left more than half full had a bounded chance to catch up.
     ///
-    /// Routing is inline in `publish`, so this is already true when it is called; it
-    /// exists so code written against a networked client reads the same.
+    /// Routing is inline in `publish`, which never waits. A fast producer that awaits
+    /// `flush` now and then is held back the way nats-server holds back a socket
+    /// publisher (see [`Client::stall_wait`]): at most 1 s per call, and not at all when
+    /// every subscriber keeps up. Needs a Tokio runtime with timers only when it waits.
     pub async fn flush(&self) -> Result<(), RouterError> {
         if self.client.is_closed() {
             return Err(RouterError::Closed);
         }
+        self.client.stall_wait().await;
         Ok(())
     }
 

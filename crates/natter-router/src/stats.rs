@@ -1,39 +1,75 @@
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 
+use crate::matchcache::MatchCache;
 use crate::{ClientKind, CloseReason};
 
-/// In/out message and byte counters, relaxed atomics.
+/// In/out message and byte counters of one session.
 ///
 /// Bytes are header block plus body, as nats-server counts them; protocol lines are not
-/// counted.
+/// counted. One per session, on a cache line of its own: the router totals are summed
+/// from these when read, so publishers on different cores never write a shared line.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub(crate) struct Traffic {
-    pub(crate) in_msgs: AtomicU64,
-    pub(crate) in_bytes: AtomicU64,
+    /// Written by whichever session delivers to this one.
     pub(crate) out_msgs: AtomicU64,
     pub(crate) out_bytes: AtomicU64,
+    /// The publish side, under the lock a publish takes anyway for its match cache, so
+    /// counting a publish costs no atomic operation of its own.
+    pub(crate) inbound: Mutex<Inbound>,
+}
+
+/// What only this session's publishes touch.
+#[derive(Default)]
+pub(crate) struct Inbound {
+    pub(crate) in_msgs: u64,
+    pub(crate) in_bytes: u64,
+    pub(crate) matches: MatchCache,
+}
+
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbound")
+            .field("in_msgs", &self.in_msgs)
+            .field("in_bytes", &self.in_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Traffic {
-    pub(crate) fn add_in(&self, bytes: usize) {
-        self.in_msgs.fetch_add(1, Ordering::Relaxed);
-        self.in_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-    }
-
     pub(crate) fn add_out(&self, msgs: u64, bytes: u64) {
         self.out_msgs.fetch_add(msgs, Ordering::Relaxed);
         self.out_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
+
+    /// `[in_msgs, in_bytes, out_msgs, out_bytes]`.
+    pub(crate) fn load(&self) -> [u64; 4] {
+        let inbound = self.inbound.lock();
+        let (in_msgs, in_bytes) = (inbound.in_msgs, inbound.in_bytes);
+        drop(inbound);
+        [
+            in_msgs,
+            in_bytes,
+            self.out_msgs.load(Ordering::Relaxed),
+            self.out_bytes.load(Ordering::Relaxed),
+        ]
+    }
 }
 
 /// Router-wide counters.
+///
+/// Message and byte totals are not kept here: every publish would write the same cache
+/// line from every reader thread. They are the sum of the sessions' own counters, plus
+/// what sessions already dropped had counted.
 #[derive(Debug, Default)]
 pub(crate) struct RouterCounters {
-    pub(crate) traffic: Traffic,
+    pub(crate) sessions: Mutex<Sessions>,
     pub(crate) slow_consumers: AtomicU64,
     pub(crate) connections: AtomicU64,
     pub(crate) total_connections: AtomicU64,
@@ -62,14 +98,61 @@ pub struct RouterStats {
     pub subscriptions: u64,
 }
 
+/// The traffic counters of every session not dropped yet, and the totals of those
+/// dropped.
+///
+/// A session leaves only when its last reference goes, so nothing can count on its
+/// counters any more: its totals move to `retired` whole, none lost to a late delivery.
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    live: HashMap<u64, Arc<Traffic>>,
+    retired: [u64; 4],
+}
+
+impl Sessions {
+    pub(crate) fn add(&mut self, id: u64, traffic: Arc<Traffic>) {
+        self.live.insert(id, traffic);
+    }
+
+    /// Moves a dropped session's totals to `retired`. The counters come back so the
+    /// caller drops them after unlocking: the match cache inside may hold the last
+    /// references to other sessions, whose own drop takes this lock.
+    pub(crate) fn retire(&mut self, id: u64) -> Option<Arc<Traffic>> {
+        let t = self.live.remove(&id)?;
+        for (total, v) in self.retired.iter_mut().zip(t.load()) {
+            *total += v;
+        }
+        Some(t)
+    }
+}
+
+impl RouterCounters {
+    fn totals(&self) -> [u64; 4] {
+        // Taken together under the lock, read after it: a session retiring in between
+        // counts once, through the copy of its counters held here. The only publish lock
+        // taken under this one is a dropped session's (in `retire`), which no publish
+        // holds any more; so a publish may drop other sessions while holding its own.
+        let sessions = self.sessions.lock();
+        let mut sum = sessions.retired;
+        let live: Vec<Arc<Traffic>> = sessions.live.values().cloned().collect();
+        drop(sessions);
+        for t in &live {
+            for (total, v) in sum.iter_mut().zip(t.load()) {
+                *total += v;
+            }
+        }
+        sum
+    }
+}
+
 impl RouterCounters {
     pub(crate) fn snapshot(&self) -> RouterStats {
-        let t = &self.traffic;
+        let [in_msgs, in_bytes, out_msgs, out_bytes] = self.totals();
         RouterStats {
-            in_msgs: t.in_msgs.load(Ordering::Relaxed),
-            in_bytes: t.in_bytes.load(Ordering::Relaxed),
-            out_msgs: t.out_msgs.load(Ordering::Relaxed),
-            out_bytes: t.out_bytes.load(Ordering::Relaxed),
+            in_msgs,
+            in_bytes,
+            out_msgs,
+            out_bytes,
             slow_consumers: self.slow_consumers.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
             total_connections: self.total_connections.load(Ordering::Relaxed),
@@ -99,7 +182,10 @@ pub struct ClientStats {
     pub version: Option<String>,
     /// When the session was registered.
     pub start: SystemTime,
-    /// Last publish, subscribe or unsubscribe.
+    /// Last subscribe, unsubscribe or CONNECT, local publish, or [`Client::touch`] (which
+    /// a socket server calls once per read batch instead of per publish).
+    ///
+    /// [`Client::touch`]: crate::Client::touch
     pub last_activity: SystemTime,
     /// Messages this session published.
     pub in_msgs: u64,

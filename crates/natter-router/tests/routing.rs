@@ -409,3 +409,68 @@ fn concurrent_publishers_respect_the_auto_unsubscribe_limit_exactly() {
     assert_eq!(s.subscription_count(), 0);
     assert_eq!(r.stats().in_msgs, 800);
 }
+
+#[test]
+fn a_publishers_repeated_subject_sees_every_subscription_change() {
+    // The publisher keeps its own cache of match results: each change in between must
+    // show on the very next publish, for the same subject and for one sharing its slot.
+    let r = Router::default();
+    let p = socket(&r, |_| {});
+    let s = socket(&r, |_| {});
+    publish(&p, "cache.a", "0");
+    sub(&s, "1", "cache.a");
+    publish(&p, "cache.a", "1");
+    assert_eq!(drain(&s), "MSG cache.a 1 1\r\n1\r\n");
+    sub(&s, "2", "cache.*");
+    publish(&p, "cache.a", "2");
+    assert_eq!(
+        msg_lines(&drain(&s)),
+        ["MSG cache.a 1 1", "MSG cache.a 2 1"]
+    );
+    s.unsubscribe(b"1", None).unwrap();
+    publish(&p, "cache.a", "3");
+    assert_eq!(drain(&s), "MSG cache.a 2 1\r\n3\r\n");
+    // Many subjects: entries evict each other, and results stay right.
+    for i in 0..200 {
+        publish(&p, &format!("cache.{i}"), "x");
+    }
+    assert_eq!(msg_lines(&drain(&s)).len(), 200);
+    s.close(CloseReason::ClientClosed);
+    publish(&p, "cache.a", "4");
+    assert_eq!(drain(&s), "");
+}
+
+#[test]
+fn router_totals_keep_what_closed_and_dropped_sessions_counted() {
+    let r = Router::default();
+    let p = socket(&r, |_| {});
+    let s = socket(&r, |_| {});
+    sub(&s, "1", "t");
+    publish(&p, "t", "abc");
+    publish(&p, "t", "de");
+    let before = r.stats();
+    assert_eq!(
+        (
+            before.in_msgs,
+            before.in_bytes,
+            before.out_msgs,
+            before.out_bytes
+        ),
+        (2, 5, 2, 5)
+    );
+    s.close(CloseReason::ClientClosed);
+    p.close(CloseReason::ClientClosed);
+    assert_eq!(r.stats().in_bytes, 5);
+    drop((p, s));
+    let after = r.stats();
+    assert_eq!(
+        (
+            after.in_msgs,
+            after.in_bytes,
+            after.out_msgs,
+            after.out_bytes
+        ),
+        (2, 5, 2, 5)
+    );
+    assert_eq!(after.connections, 0);
+}

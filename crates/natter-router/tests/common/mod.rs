@@ -36,10 +36,12 @@ pub fn modern(router: &Router) -> Arc<Client> {
     })
 }
 
-/// Everything queued for `c` so far, as a string.
+/// Everything queued for `c` so far, as a string; taken and reported written, as the
+/// connection writer does.
 pub fn drain(c: &Client) -> String {
     let mut buf = BytesMut::new();
     c.outbound().take(&mut buf);
+    c.outbound().written(buf.len());
     String::from_utf8(buf.to_vec()).expect("frames in tests are text")
 }
 
