@@ -260,6 +260,8 @@ pub struct ClientParser {
     limits: Limits,
     scanner: LineScanner<Verb>,
     pending: Option<PendingPub>,
+    /// The scanner consumed the start of a control line it has not finished.
+    mid_line: bool,
 }
 
 impl Default for ClientParser {
@@ -275,6 +277,7 @@ impl ClientParser {
             limits,
             scanner: LineScanner::new(),
             pending: None,
+            mid_line: false,
         }
     }
 
@@ -288,9 +291,17 @@ impl ClientParser {
         self.limits = limits;
     }
 
+    /// Whether the next byte in the buffer starts a new operation: no control line or
+    /// payload is partly read. A server that must see CONNECT first (authentication) rules
+    /// on that byte, as nats-server does.
+    pub fn at_op_start(&self) -> bool {
+        self.pending.is_none() && !self.mid_line
+    }
+
     fn fail<T>(&mut self, e: ProtoError) -> Result<T, ProtoError> {
         self.scanner.reset();
         self.pending = None;
+        self.mid_line = false;
         Err(e)
     }
 
@@ -308,12 +319,21 @@ impl ClientParser {
             };
         }
         loop {
+            let before = buf.len();
             let line = match self
                 .scanner
                 .next_line(buf, VERBS, self.limits.max_control_line)
             {
-                Ok(Some(line)) => line,
-                Ok(None) => return Ok(None),
+                Ok(Some(line)) => {
+                    self.mid_line = false;
+                    line
+                }
+                Ok(None) => {
+                    // The scanner only consumes bytes once it has settled on a verb, and
+                    // keeps that verb in its state until the line ends.
+                    self.mid_line |= buf.len() < before;
+                    return Ok(None);
+                }
                 Err(e) => return self.fail(e),
             };
             let (a, b) = line.args;

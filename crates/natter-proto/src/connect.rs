@@ -1,6 +1,6 @@
 //! The client `CONNECT` options.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 fn yes() -> bool {
     true
@@ -10,20 +10,36 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// `null` reads as the field's default, as Go's JSON decoder leaves a field untouched on
+/// `null`: clients that serialize unset options as `null` must still get in.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// [`null_as_default`] for the options whose default is `true`.
+fn null_as_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(true))
+}
+
 /// The JSON object a client sends with `CONNECT`.
 ///
 /// Absent fields take nats-server's defaults: `verbose`, `pedantic` and `echo` are `true`,
-/// everything else is off or empty. Unknown fields are ignored, as nats-server does.
+/// everything else is off or empty. A `null` value counts as absent. Unknown fields are
+/// ignored, as nats-server does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connect {
     /// Acknowledge every operation with `+OK`.
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "null_as_true")]
     pub verbose: bool,
     /// Check publish subjects strictly (`'Invalid Publish Subject'`).
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "null_as_true")]
     pub pedantic: bool,
     /// The client requires TLS.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub tls_required: bool,
     /// Token authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,16 +70,24 @@ pub struct Connect {
     pub jwt: Option<String>,
     /// Protocol level: 0 (original) or 1 (asynchronous INFO). Others are refused with
     /// [`crate::ProtoError::InvalidClientProtocol`].
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub protocol: i32,
     /// Deliver the client's own publishes to its matching subscriptions.
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "null_as_true")]
     pub echo: bool,
     /// The client understands `HPUB`/`HMSG`.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub headers: bool,
     /// Answer requests without responders with a 503 status message (needs `headers`).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub no_responders: bool,
 }
 
@@ -118,5 +142,19 @@ mod tests {
         assert!(c.headers && c.no_responders);
         let back: Connect = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn null_reads_as_the_default_for_every_field() {
+        let c: Connect = serde_json::from_str(
+            r#"{"verbose":null,"pedantic":null,"tls_required":null,"auth_token":null,
+                "user":null,"pass":null,"name":null,"lang":null,"version":null,"sig":null,
+                "nkey":null,"jwt":null,"protocol":null,"echo":null,"headers":null,
+                "no_responders":null}"#,
+        )
+        .unwrap();
+        assert_eq!(c, Connect::default());
+        let c: Connect = serde_json::from_str(r#"{"verbose":false,"echo":null}"#).unwrap();
+        assert!(!c.verbose && c.echo && c.pedantic);
     }
 }

@@ -444,3 +444,47 @@ fn encode_writes_what_clients_write() {
     assert!(buf.starts_with(b"CONNECT {\"verbose\":true,\"pedantic\":true,"));
     assert!(buf.ends_with(b"}\r\n"));
 }
+
+#[test]
+fn connect_null_values_read_as_defaults() {
+    // nats-server 2.9.10 answers PONG after this CONNECT: Go keeps the default on null.
+    let (ops, err) =
+        run(b"CONNECT {\"verbose\":false,\"echo\":null,\"protocol\":null}\r\nPING\r\n");
+    assert_eq!(err, None);
+    let expected = Connect {
+        verbose: false,
+        ..Connect::default()
+    };
+    assert_eq!(
+        ops,
+        vec![ClientOp::Connect(Box::new(expected)), ClientOp::Ping]
+    );
+}
+
+#[test]
+fn at_op_start_is_false_inside_a_line_or_payload() {
+    let mut p = ClientParser::default();
+    assert!(p.at_op_start());
+    let mut buf = BytesMut::from(&b"CONNECT "[..]);
+    assert_eq!(p.decode(&mut buf), Ok(None));
+    assert!(!p.at_op_start(), "CONNECT and its blank were consumed");
+    buf.extend_from_slice(b"{}\r\nPUB foo 5\r\nhe");
+    assert!(matches!(p.decode(&mut buf), Ok(Some(ClientOp::Connect(_)))));
+    assert_eq!(p.decode(&mut buf), Ok(None));
+    assert!(!p.at_op_start(), "a payload is pending");
+    buf.extend_from_slice(b"llo\r\n");
+    assert!(matches!(p.decode(&mut buf), Ok(Some(ClientOp::Pub { .. }))));
+    assert!(p.at_op_start());
+    buf.extend_from_slice(b"PI");
+    assert_eq!(p.decode(&mut buf), Ok(None));
+    assert!(p.at_op_start(), "a partial verb stays in the buffer");
+    buf.extend_from_slice(b"NG and more");
+    assert_eq!(p.decode(&mut buf), Ok(None));
+    assert!(
+        !p.at_op_start(),
+        "the rest of the PING line is being skipped"
+    );
+    buf.extend_from_slice(b"\r\n");
+    assert_eq!(p.decode(&mut buf), Ok(Some(ClientOp::Ping)));
+    assert!(p.at_op_start());
+}

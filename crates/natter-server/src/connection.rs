@@ -12,19 +12,21 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use natter_proto::{encode, ClientOp, ClientParser, Connect, ProtoError};
-use natter_router::{Client, CloseReason, RouterError};
+use natter_router::{Client, CloseReason, Outbound, RouterError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::{sleep, timeout, Instant};
 
 use crate::server::{ConnSettings, Shared, State};
 
-/// nats-server sends the first PING early so a dead peer is noticed soon after connecting.
+/// nats-server sends the first PING early after CONNECT, so a dead peer is noticed soon.
 const FIRST_PING_MAX: Duration = Duration::from_secs(2);
 const READ_MIN: usize = 4 * 1024;
 const READ_MAX: usize = 64 * 1024;
+/// Largest write buffer kept after a batch is written.
+const WRITE_BUF_KEEP: usize = 1024 * 1024;
 
 /// Liveness bookkeeping shared by the reader (PONGs, input) and the writer (PING timer).
 #[derive(Default)]
@@ -32,11 +34,15 @@ struct Liveness {
     pings_out: AtomicU32,
     had_input: AtomicBool,
     got_pong: AtomicBool,
+    /// A CONNECT was accepted: the writer restarts its PING timer with the short first
+    /// interval.
+    connected: Notify,
 }
 
 /// Runs one accepted connection to completion.
 pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
-    let settings = shared.settings();
+    let mut settings_rx = shared.settings_receiver();
+    let settings = settings_rx.borrow_and_update().clone();
     let client = shared.register_client(peer);
     let cid = client.id();
     tracing::debug!("{peer} - cid:{cid} - Client connection created");
@@ -54,16 +60,17 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
         wr,
         client.clone(),
         liveness.clone(),
-        settings.clone(),
+        shared.settings_receiver(),
         done_tx,
     ));
 
     let mut reader = Reader {
         client: client.clone(),
-        settings: settings.clone(),
+        settings,
         liveness,
         peer,
         connected: false,
+        credentials: None,
         // nats-server applies the CONNECT defaults to a client that never sent one.
         verbose: true,
         pedantic: true,
@@ -72,7 +79,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
         ldm_sent: false,
     };
     let state_rx = shared.state_receiver();
-    let reason = reader.read_loop(rd, done_rx, state_rx).await;
+    let reason = reader.read_loop(rd, done_rx, state_rx, settings_rx).await;
     client.close(reason);
     let _ = writer.await;
     shared.unregister_client(cid);
@@ -98,10 +105,14 @@ pub(crate) async fn reject(shared: Arc<Shared>, mut stream: TcpStream, peer: Soc
 
 struct Reader {
     client: Arc<Client>,
+    /// The live settings, refreshed between read batches when a reload changed them.
     settings: Arc<ConnSettings>,
     liveness: Arc<Liveness>,
     peer: SocketAddr,
     connected: bool,
+    /// The accepted CONNECT, kept so a reload that changes authorization can check this
+    /// client again, as nats-server does.
+    credentials: Option<Box<Connect>>,
     verbose: bool,
     pedantic: bool,
     /// The client understands INFO updates after the handshake (CONNECT `protocol` >= 1).
@@ -116,15 +127,12 @@ impl Reader {
         mut rd: OwnedReadHalf,
         mut writer_done: oneshot::Receiver<()>,
         mut state: watch::Receiver<State>,
+        mut settings: watch::Receiver<Arc<ConnSettings>>,
     ) -> CloseReason {
         let mut parser = ClientParser::new(self.settings.limits);
         let mut buf = BytesMut::with_capacity(READ_MIN);
         let mut read_size = READ_MIN;
-        let auth_deadline = self
-            .settings
-            .auth
-            .required()
-            .then(|| Instant::now() + self.settings.auth_timeout);
+        let started = Instant::now();
         let auth_timer = sleep(self.settings.auth_timeout);
         tokio::pin!(auth_timer);
 
@@ -135,6 +143,17 @@ impl Reader {
         loop {
             if let Some(reason) = self.process(&mut parser, &mut buf) {
                 return reason;
+            }
+            // nats-server's fast-producer stall: a subscriber this batch pushed past half of
+            // max_pending gets a bounded moment to catch up before this client is read again.
+            if self.client.is_stalling() {
+                tokio::select! {
+                    biased;
+                    _ = &mut writer_done => {
+                        return self.client.outbound().close_reason().unwrap_or(CloseReason::WriteError);
+                    }
+                    _ = self.client.stall_wait() => {}
+                }
             }
             if buf.capacity() - buf.len() < READ_MIN {
                 buf.reserve(read_size);
@@ -151,7 +170,16 @@ impl Reader {
                         return reason;
                     }
                 }
-                _ = &mut auth_timer, if auth_deadline.is_some() && !self.connected => {
+                // Between two read batches, never within one: a batch is handled under one
+                // set of settings.
+                Ok(()) = settings.changed() => {
+                    let new = settings.borrow_and_update().clone();
+                    auth_timer.as_mut().reset(started + new.auth_timeout);
+                    if let Some(reason) = self.apply_settings(new, &mut parser) {
+                        return reason;
+                    }
+                }
+                _ = &mut auth_timer, if self.settings.auth.required() && !self.connected => {
                     tracing::error!("{} - cid:{} - authentication timeout", self.peer, self.client.id());
                     return self.fail(ProtoError::AuthenticationTimeout, CloseReason::AuthTimeout);
                 }
@@ -159,6 +187,8 @@ impl Reader {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(n) => {
                         self.liveness.had_input.store(true, Ordering::Relaxed);
+                        // Once per read, not per message: a clock read per PUB showed up in profiles.
+                        self.client.touch();
                         if n == spare && read_size < READ_MAX {
                             read_size *= 2;
                         }
@@ -175,6 +205,15 @@ impl Reader {
     /// Decodes and handles every complete op in `buf`. `Some` when the connection must close.
     fn process(&mut self, parser: &mut ClientParser, buf: &mut BytesMut) -> Option<CloseReason> {
         loop {
+            // nats-server decides on the first byte of an operation: while a client must
+            // still authenticate, anything that cannot start CONNECT is a violation, even
+            // a line that would not parse or a client's INFO / +OK.
+            if self.awaiting_auth()
+                && parser.at_op_start()
+                && buf.first().is_some_and(|b| !matches!(b, b'C' | b'c'))
+            {
+                return Some(self.auth_violation());
+            }
             let before = buf.len();
             match parser.decode(buf) {
                 Ok(Some(op)) => {
@@ -199,6 +238,49 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// Authentication is required and this client has not sent an accepted CONNECT yet.
+    fn awaiting_auth(&self) -> bool {
+        !self.connected && self.settings.auth.required() && !self.settings.auth.allows_anonymous()
+    }
+
+    fn auth_violation(&self) -> CloseReason {
+        tracing::error!(
+            "{} - cid:{} - authentication error",
+            self.peer,
+            self.client.id()
+        );
+        self.fail(
+            ProtoError::AuthorizationViolation,
+            CloseReason::AuthViolation,
+        )
+    }
+
+    /// Takes reloaded settings. On an authorization change the client's original
+    /// credentials are checked again and a client that no longer passes is closed, as
+    /// nats-server does; one still waiting to send CONNECT is checked with none.
+    fn apply_settings(
+        &mut self,
+        new: Arc<ConnSettings>,
+        parser: &mut ClientParser,
+    ) -> Option<CloseReason> {
+        let auth_changed = !Arc::ptr_eq(&self.settings.auth, &new.auth);
+        parser.set_limits(new.limits);
+        self.settings = new;
+        if auth_changed {
+            let anonymous = Connect::default();
+            let creds = self.credentials.as_deref().unwrap_or(&anonymous);
+            let passes = if self.connected {
+                self.settings.auth.check(creds)
+            } else {
+                !self.awaiting_auth()
+            };
+            if !passes {
+                return Some(self.auth_violation());
+            }
+        }
+        None
     }
 
     fn on_state(&mut self, state: State) -> Option<CloseReason> {
@@ -227,20 +309,8 @@ impl Reader {
         if self.settings.trace {
             self.trace_in(&op);
         }
-        if !self.connected
-            && self.settings.auth.required()
-            && !self.settings.auth.allows_anonymous()
-            && !matches!(op, ClientOp::Connect(_))
-        {
-            tracing::error!(
-                "{} - cid:{} - authentication error",
-                self.peer,
-                self.client.id()
-            );
-            return Some(self.fail(
-                ProtoError::AuthorizationViolation,
-                CloseReason::AuthViolation,
-            ));
+        if self.awaiting_auth() && !matches!(op, ClientOp::Connect(_)) {
+            return Some(self.auth_violation());
         }
         match op {
             ClientOp::Connect(c) => return self.connect(&c),
@@ -258,7 +328,7 @@ impl Reader {
                 subject,
                 reply,
                 payload,
-            } => self.publish(&subject, reply.as_ref(), None, &payload),
+            } => return self.publish(&subject, reply.as_ref(), None, &payload),
             ClientOp::HPub {
                 subject,
                 reply,
@@ -275,7 +345,7 @@ impl Reader {
                         self.fail(ProtoError::HeadersNotSupported, CloseReason::ProtocolError),
                     );
                 }
-                self.publish(&subject, reply.as_ref(), Some(&headers), &payload)
+                return self.publish(&subject, reply.as_ref(), Some(&headers), &payload);
             }
             ClientOp::Sub {
                 subject,
@@ -283,11 +353,11 @@ impl Reader {
                 sid,
             } => match self.client.subscribe(sid, subject, queue) {
                 Ok(()) => self.ok(),
-                Err(e) => self.router_err(e),
+                Err(e) => return self.router_err(e),
             },
             ClientOp::Unsub { sid, max } => match self.client.unsubscribe(&sid, max) {
                 Ok(()) => self.ok(),
-                Err(e) => self.router_err(e),
+                Err(e) => return self.router_err(e),
             },
             #[allow(unreachable_patterns)]
             _ => {}
@@ -308,18 +378,12 @@ impl Reader {
             return Some(self.fail(e, CloseReason::ProtocolError));
         }
         if !self.settings.auth.check(c) {
-            tracing::error!(
-                "{} - cid:{} - authentication error",
-                self.peer,
-                self.client.id()
-            );
-            return Some(self.fail(
-                ProtoError::AuthorizationViolation,
-                CloseReason::AuthViolation,
-            ));
+            return Some(self.auth_violation());
         }
         self.client.set_connect(c);
         self.connected = true;
+        self.credentials = Some(Box::new(c.clone()));
+        self.liveness.connected.notify_one();
         self.verbose = c.verbose;
         self.pedantic = c.pedantic;
         self.async_info = c.protocol >= 1;
@@ -333,24 +397,30 @@ impl Reader {
         reply: Option<&Bytes>,
         headers: Option<&Bytes>,
         payload: &Bytes,
-    ) {
+    ) -> Option<CloseReason> {
         // nats-server reports a pedantic subject error but still acknowledges and routes.
         let invalid = self.pedantic && !natter_sublist::subject::is_valid_literal(subject);
         if invalid {
             self.send_err(&ProtoError::InvalidPublishSubject);
         }
         self.ok();
-        if let Err(e) = self.client.publish(subject, reply, headers, payload) {
-            if !invalid {
-                self.router_err(e);
-            }
+        match self.client.publish(subject, reply, headers, payload) {
+            Err(e) if !invalid => self.router_err(e),
+            _ => None,
         }
     }
 
-    fn router_err(&self, e: RouterError) {
-        if let Some(e) = e.to_proto() {
-            self.send_err(&e);
+    /// Reports a router refusal. A payload over the limit closes the connection, as in
+    /// nats-server; the router sees it when a reload lowered max_payload after the parser
+    /// read the control line, or when the router was built with a lower limit.
+    fn router_err(&self, e: RouterError) -> Option<CloseReason> {
+        let e = e.to_proto()?;
+        if matches!(e, ProtoError::MaxPayload) {
+            self.log_parse_error(&e);
+            return Some(self.fail(e, CloseReason::MaxPayload));
         }
+        self.send_err(&e);
+        None
     }
 
     fn ok(&mut self) {
@@ -472,31 +542,55 @@ async fn write_loop(
     mut wr: OwnedWriteHalf,
     client: Arc<Client>,
     liveness: Arc<Liveness>,
-    settings: Arc<ConnSettings>,
+    mut settings_rx: watch::Receiver<Arc<ConnSettings>>,
     _done: oneshot::Sender<()>,
 ) {
+    let mut settings = settings_rx.borrow_and_update().clone();
     let outbound = client.outbound();
+    // Swapped with the outbound's buffer on every take, so the two allocations take turns
+    // and a steady flow allocates nothing.
     let mut out = BytesMut::with_capacity(READ_MIN);
-    let first = settings.ping_interval.min(FIRST_PING_MAX);
-    let mut ping = tokio::time::interval_at(Instant::now() + first, settings.ping_interval);
+    // Until CONNECT, the full interval: nats-server starts the short first PING only then.
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + settings.ping_interval,
+        settings.ping_interval,
+    );
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            Ok(()) = settings_rx.changed() => {
+                let new = settings_rx.borrow_and_update().clone();
+                if new.ping_interval != settings.ping_interval {
+                    let every = new.ping_interval;
+                    ping = tokio::time::interval_at(Instant::now() + every, every);
+                    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                }
+                settings = new;
+            }
+            _ = liveness.connected.notified() => {
+                ping.reset_at(Instant::now() + settings.ping_interval.min(FIRST_PING_MAX));
+            }
             _ = outbound.ready() => {
                 let closed = outbound.is_closed();
                 outbound.take(&mut out);
                 if !out.is_empty() {
-                    if let Err(reason) = write_out(&mut wr, &out, &settings).await {
+                    if let Err(reason) = write_out(&mut wr, &out, outbound, &settings).await {
                         client.close(reason);
                         return;
                     }
                     out.clear();
+                    if out.capacity() > WRITE_BUF_KEEP {
+                        // A burst grew it; an idle connection should not keep that much.
+                        out = BytesMut::new();
+                    }
                 }
                 if closed {
-                    // Whatever was queued before the close (an -ERR, the last messages) goes out first.
+                    // Whatever was queued before the close (an -ERR, the last messages) goes
+                    // out first, unless the close means the peer cannot take it.
+                    let skip = outbound.close_reason().is_some_and(|r| r.skips_flush());
                     outbound.take(&mut out);
-                    if !out.is_empty() {
-                        let _ = write_out(&mut wr, &out, &settings).await;
+                    if !out.is_empty() && !skip {
+                        let _ = write_out(&mut wr, &out, outbound, &settings).await;
                     }
                     let _ = timeout(settings.write_deadline, wr.shutdown()).await;
                     return;
@@ -524,15 +618,37 @@ async fn write_loop(
     }
 }
 
+/// Writes one batch, each syscall taking all that is left of it, and reports progress to
+/// the outbound so publishers stalled on this connection resume as soon as it drains.
+///
+/// Gives up at once when the connection is closed as a slow consumer (or on a read or
+/// write error) meanwhile: nats-server drops what is unsent then, rather than keeping a
+/// socket nobody reads open until the write deadline.
 async fn write_out(
     wr: &mut OwnedWriteHalf,
     out: &[u8],
+    outbound: &Outbound,
     settings: &ConnSettings,
 ) -> Result<(), CloseReason> {
-    match timeout(settings.write_deadline, wr.write_all(out)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(CloseReason::WriteError),
-        // nats-server treats a missed write deadline as a slow consumer.
-        Err(_) => Err(CloseReason::SlowConsumerWriteDeadline),
+    let write = async {
+        let mut at = 0;
+        while at < out.len() {
+            match wr.write(&out[at..]).await {
+                Ok(0) | Err(_) => return Err(CloseReason::WriteError),
+                Ok(n) => {
+                    at += n;
+                    outbound.written(n);
+                }
+            }
+        }
+        Ok(())
+    };
+    tokio::select! {
+        r = timeout(settings.write_deadline, write) => match r {
+            Ok(r) => r,
+            // nats-server treats a missed write deadline as a slow consumer.
+            Err(_) => Err(CloseReason::SlowConsumerWriteDeadline),
+        },
+        reason = outbound.abandoned() => Err(reason),
     }
 }

@@ -34,6 +34,7 @@ mod error;
 mod info;
 mod lame_duck;
 pub mod logging;
+mod monitor;
 mod ports_file;
 mod server;
 pub mod signals;

@@ -18,7 +18,11 @@ fn main() -> ExitCode {
         }
     };
     match loaded.action {
-        Action::Run => run(loaded.options, loaded.warnings, args),
+        Action::Run => {
+            let mut remarks = loaded.warnings;
+            remarks.extend(loaded.notices);
+            run(loaded.options, remarks, args)
+        }
         Action::Version => {
             println!("natter-server: v{}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -29,6 +33,11 @@ fn main() -> ExitCode {
         }
         Action::TestConfig => {
             let file = loaded.options.config_file.unwrap_or_default();
+            // Settings nats-server accepts but Natter ignores are no reason to fail a
+            // configuration nats-server's -t passes: shown, not counted.
+            for n in &loaded.notices {
+                eprintln!("natter-server: notice: {n}");
+            }
             // As with nats-server -t, a warning fails the check.
             if loaded.warnings.is_empty() {
                 println!(
@@ -53,7 +62,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(opts: Options, warnings: Vec<String>, args: Vec<OsString>) -> ExitCode {
+/// `remarks`: warnings and notices, logged once the log is set up.
+fn run(opts: Options, remarks: Vec<String>, args: Vec<OsString>) -> ExitCode {
     let log = match logging::init(&LogSettings {
         debug: opts.debug,
         trace: opts.trace || opts.trace_verbose,
@@ -67,8 +77,8 @@ fn run(opts: Options, warnings: Vec<String>, args: Vec<OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for w in &warnings {
-        tracing::warn!("{w}");
+    for r in &remarks {
+        tracing::warn!("{r}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -17,7 +17,8 @@ use crate::auth::{Authenticator, StaticAuth};
 use crate::config::{Authorization, Options, ReloadPlan, User};
 use crate::error::Error;
 use crate::info::{new_server_id, InfoTemplate, NATTER_VERSION};
-use crate::{connection, lame_duck, ports_file};
+use crate::monitor::MonitorState;
+use crate::{connection, lame_duck, monitor, ports_file};
 
 /// Entry point of the embedding API; see [`Server::builder`].
 #[derive(Debug)]
@@ -47,9 +48,26 @@ impl ServerBuilder {
         self
     }
 
-    /// Address to listen on (`0.0.0.0` by default).
+    /// Address to listen on (`0.0.0.0` by default). The monitoring port follows it unless
+    /// [`ServerBuilder::http_host`] chose another address.
     pub fn host(mut self, host: &str) -> Self {
+        if self.options.http_host == self.options.host {
+            self.options.http_host = host.to_string();
+        }
         self.options.host = host.to_string();
+        self
+    }
+
+    /// Serves the monitoring endpoints (`/varz`, `/connz`, `/metrics`, ...) on this port;
+    /// 0 picks a free port (see [`ServerHandle::monitor_url`]).
+    pub fn http_port(mut self, port: u16) -> Self {
+        self.options.http_port = Some(if port == 0 { -1 } else { i32::from(port) });
+        self
+    }
+
+    /// Address the monitoring port listens on (defaults to the client listener's).
+    pub fn http_host(mut self, host: &str) -> Self {
+        self.options.http_host = host.to_string();
         self
     }
 
@@ -163,11 +181,22 @@ impl ServerBuilder {
         if let Some(f) = &opts.config_file {
             tracing::info!("Using configuration file: {}", f.display());
         }
-        if opts.http_port.is_some_and(|p| p != 0) {
-            tracing::warn!(
-                "Monitoring (http_port) is not implemented yet; no HTTP listener started"
-            );
-        }
+        // Monitoring first, as nats-server does: harnesses that poll /varz see it as soon
+        // as the client port is up.
+        let monitor_listener = match opts.http_port.filter(|p| *p != 0) {
+            Some(port) => {
+                let l = bind(&opts.http_host, port).await?;
+                let a = l
+                    .local_addr()
+                    .map_err(|e| Error::io("reading the monitoring address", e))?;
+                tracing::info!(
+                    "Starting http monitor on {}",
+                    display_host_port(&opts.http_host, a.port())
+                );
+                Some((l, a))
+            }
+            None => None,
+        };
 
         let listener = bind(&opts.host, opts.port).await?;
         let addr = listener
@@ -184,13 +213,15 @@ impl ServerBuilder {
             name,
             router,
             addr,
-            settings: RwLock::new(Arc::new(settings)),
+            settings: watch::Sender::new(Arc::new(settings)),
             options: RwLock::new(opts.clone()),
             state,
             tracker,
             clients: Mutex::new(HashMap::new()),
             num_clients: AtomicUsize::new(0),
             ports_file: Mutex::new(None),
+            monitor: MonitorState::new(),
+            monitor_addr: monitor_listener.as_ref().map(|(_, a)| *a),
         });
 
         tracing::info!(
@@ -198,7 +229,8 @@ impl ServerBuilder {
             display_host_port(&opts.host, addr.port())
         );
         if let Some(dir) = &opts.ports_file_dir {
-            let path = ports_file::write(dir, &opts.host, addr)
+            let monitoring = shared.monitor_addr.map(|a| (opts.http_host.as_str(), a));
+            let path = ports_file::write(dir, &opts.host, addr, monitoring)
                 .map_err(|e| Error::io("writing the ports file", e))?;
             *shared.ports_file.lock() = Some(path);
         }
@@ -207,6 +239,9 @@ impl ServerBuilder {
                 .map_err(|e| Error::io(format!("writing pid file {}", pid.display()), e))?;
         }
 
+        if let Some((l, _)) = monitor_listener {
+            monitor::spawn(shared.clone(), l, shared.tracker.subscribe());
+        }
         let accept_guard = shared.tracker.subscribe();
         tokio::spawn(accept_loop(shared.clone(), listener, accept_guard));
         tracing::info!("Server is ready");
@@ -214,11 +249,24 @@ impl ServerBuilder {
     }
 }
 
+/// Reloadable in [`Options::reload_diff`]'s eyes, but the logger installed at start keeps
+/// them until a restart.
+const RESTART_ONLY: &[&str] = &["log_file", "logtime"];
+
 fn router_options(opts: &Options) -> RouterOptions {
     RouterOptions {
         max_payload: opts.max_payload,
         max_pending: opts.max_pending,
         max_subscriptions: opts.max_subscriptions,
+    }
+}
+
+/// The address a local client dials for a listener bound to `ip`.
+fn loopback_if_unspecified(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
     }
 }
 
@@ -295,8 +343,9 @@ pub(crate) enum State {
     Shutdown,
 }
 
-/// Per-connection settings, fixed when a connection is accepted; a reload swaps in a new set
-/// for later connections.
+/// Per-connection settings. A reload publishes a new set; every connection picks it up
+/// between two read batches (limits, trace, auth, ping and write settings), the INFO
+/// template only applies to connections accepted later.
 #[derive(Clone)]
 pub(crate) struct ConnSettings {
     pub(crate) info: InfoTemplate,
@@ -356,7 +405,7 @@ pub(crate) struct Shared {
     name: String,
     router: Router,
     addr: SocketAddr,
-    settings: RwLock<Arc<ConnSettings>>,
+    settings: watch::Sender<Arc<ConnSettings>>,
     options: RwLock<Options>,
     state: watch::Sender<State>,
     /// Every task holds a receiver; `closed()` resolves once all of them are done.
@@ -364,11 +413,18 @@ pub(crate) struct Shared {
     clients: Mutex<HashMap<u64, Arc<Client>>>,
     num_clients: AtomicUsize,
     ports_file: Mutex<Option<PathBuf>>,
+    // --- monitoring (src/monitor/) ---
+    monitor: MonitorState,
+    monitor_addr: Option<SocketAddr>,
 }
 
 impl Shared {
     pub(crate) fn settings(&self) -> Arc<ConnSettings> {
-        self.settings.read().clone()
+        self.settings.borrow().clone()
+    }
+
+    pub(crate) fn settings_receiver(&self) -> watch::Receiver<Arc<ConnSettings>> {
+        self.settings.subscribe()
     }
 
     pub(crate) fn state_receiver(&self) -> watch::Receiver<State> {
@@ -388,7 +444,11 @@ impl Shared {
     }
 
     pub(crate) fn unregister_client(&self, id: u64) {
-        self.clients.lock().remove(&id);
+        let removed = self.clients.lock().remove(&id);
+        // Kept for /connz?state=closed.
+        if let Some(client) = removed {
+            self.monitor.record_closed(&client);
+        }
     }
 
     pub(crate) fn clients(&self) -> Vec<Arc<Client>> {
@@ -421,6 +481,32 @@ impl Shared {
         self.options.read().clone()
     }
 
+    // --- read by the monitoring endpoints (src/monitor/) ---
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn router(&self) -> &Router {
+        &self.router
+    }
+
+    pub(crate) fn client_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub(crate) fn monitor(&self) -> &MonitorState {
+        &self.monitor
+    }
+
+    pub(crate) fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor_addr
+    }
+    // --- end of monitoring accessors ---
+
     fn spawn_connection(
         self: Arc<Self>,
         stream: TcpStream,
@@ -428,7 +514,7 @@ impl Shared {
         guard: watch::Receiver<()>,
     ) {
         let _ = stream.set_nodelay(true);
-        let max = self.settings.read().max_connections;
+        let max = self.settings.borrow().max_connections;
         let n = self.num_clients.fetch_add(1, Ordering::AcqRel);
         if max > 0 && n >= max {
             self.num_clients.fetch_sub(1, Ordering::AcqRel);
@@ -474,17 +560,30 @@ impl ServerHandle {
     /// all interfaces).
     pub fn client_url(&self) -> String {
         let addr = self.addr();
-        let ip = match addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
+        let ip = loopback_if_unspecified(addr.ip());
         format!("nats://{}", SocketAddr::new(ip, addr.port()))
     }
 
     /// The bound listener address (the real port when 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The bound monitoring address, if monitoring is on (the real port when a free one
+    /// was asked for).
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.shared.monitor_addr
+    }
+
+    /// The monitoring base URL, e.g. `http://127.0.0.1:8222` (loopback when listening on
+    /// all interfaces), if monitoring is on.
+    pub fn monitor_url(&self) -> Option<String> {
+        self.shared.monitor_addr.map(|a| {
+            format!(
+                "http://{}",
+                SocketAddr::new(loopback_if_unspecified(a.ip()), a.port())
+            )
+        })
     }
 
     /// The routing engine, for in-process sessions beside socket clients.
@@ -547,12 +646,23 @@ impl ServerHandle {
         self.shared.options()
     }
 
-    /// Applies the reloadable part of `new` to the running server (connections accepted
-    /// later use it) and says what changed; settings in `not_reloadable` keep their running
-    /// values until a restart.
+    /// Applies the reloadable part of `new` to the running server and says what changed.
+    ///
+    /// Open connections take the new limits, trace flags, ping and write settings before
+    /// their next read; on an authorization change every client is checked again with the
+    /// credentials it connected with and closed with `Authorization Violation` if it no
+    /// longer passes (as nats-server does). Settings in `not_reloadable` keep their running
+    /// values until a restart. Log settings (`debug`, `trace` levels) are the caller's: the
+    /// binary applies them to its logger.
     pub fn reload(&self, mut new: Options) -> ReloadPlan {
         let old = self.shared.options();
-        let plan = old.reload_diff(&new);
+        let mut plan = old.reload_diff(&new);
+        // The logger's file and line format are fixed when it is installed.
+        for name in RESTART_ONLY {
+            if let Some(i) = plan.applied.iter().position(|n| n == name) {
+                plan.not_reloadable.push(plan.applied.remove(i));
+            }
+        }
         new.host = old.host.clone();
         new.port = old.port;
         new.http_host = old.http_host.clone();
@@ -562,15 +672,29 @@ impl ServerHandle {
         new.ports_file_dir = old.ports_file_dir.clone();
         new.protocol_version = old.protocol_version.clone();
         new.no_log = old.no_log;
-        let settings = ConnSettings::from_options(
+        new.log_file = old.log_file.clone();
+        new.logtime = old.logtime;
+        if new.pid_file != old.pid_file {
+            if let Some(pid) = &new.pid_file {
+                if let Err(e) = std::fs::write(pid, std::process::id().to_string()) {
+                    tracing::error!("Reload: cannot write pid file {}: {e}", pid.display());
+                }
+            }
+        }
+        let mut settings = ConnSettings::from_options(
             &new,
             &self.shared.id,
             &self.shared.name,
             self.shared.addr.port(),
         );
-        *self.shared.settings.write() = Arc::new(settings);
+        // Connections re-check their client only when authorization really changed.
+        if new.authorization == old.authorization && new.no_auth_user == old.no_auth_user {
+            settings.auth = self.shared.settings().auth.clone();
+        }
+        self.shared.settings.send_replace(Arc::new(settings));
         self.shared.router.set_options(router_options(&new));
         *self.shared.options.write() = new;
+        self.shared.monitor.config_reloaded();
         plan
     }
 }

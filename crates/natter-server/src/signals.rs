@@ -73,7 +73,7 @@ fn reload(handle: &ServerHandle, args: &[OsString], log: Option<&LogHandle>) {
     if let Some(log) = log {
         log.set_level(&LogSettings {
             debug: new.debug,
-            trace: new.trace,
+            trace: new.trace || new.trace_verbose,
             logtime: new.logtime,
             file: new.log_file.clone(),
             no_log: new.no_log,
@@ -81,20 +81,23 @@ fn reload(handle: &ServerHandle, args: &[OsString], log: Option<&LogHandle>) {
     }
     let plan = handle.reload(new);
     if plan.is_empty() {
-        tracing::info!("Reload: no changes");
+        tracing::info!("Reloaded server configuration: no changes");
+        return;
     }
-    for name in &plan.applied {
-        match *name {
-            "log_file" | "logtime" | "pid_file" => {
-                tracing::warn!("Reload: {name} changed; it takes effect after a restart")
-            }
-            _ => tracing::info!("Reload: applied {name}"),
-        }
+    if !plan.applied.is_empty() {
+        tracing::info!("Reload: applied {}", plan.applied.join(", "));
     }
-    for name in &plan.not_reloadable {
-        tracing::warn!("Reload: {name} changed but cannot be reloaded; restart to apply it");
+    if !plan.not_reloadable.is_empty() {
+        tracing::warn!(
+            "Reload: not applied, restart to apply: {}",
+            plan.not_reloadable.join(", ")
+        );
     }
-    tracing::info!("Reloaded server configuration");
+    if plan.not_reloadable.is_empty() {
+        tracing::info!("Reloaded server configuration");
+    } else {
+        tracing::warn!("Reloaded server configuration partially");
+    }
 }
 
 /// The Unix signal nats-server sends for each `--signal` command.

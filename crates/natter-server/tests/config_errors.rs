@@ -122,7 +122,8 @@ fn wrong_types_point_at_the_value() {
         ("lame_duck_duration: 30", 1, 21, "duration string"),
         ("ping_interval: \"5x\"", 1, 16, "unknown unit"),
         ("port: 70000", 1, 7, "out of range"),
-        ("max_payload: -5", 1, 14, "must not be negative"),
+        ("max_payload: -5", 1, 14, "refuse every message"),
+        ("max_pending: -5", 1, 14, "must not be negative"),
     ];
     for (text, line, column, words) in cases {
         let err = config::parse_str(text, "natter.conf").unwrap_err();
@@ -196,4 +197,87 @@ fn no_input_panics() {
         // Either result is fine; a panic fails the test.
         let _ = config::parse_str(&text, "fuzz.conf");
     }
+}
+
+/// Runs a parse on a thread with a small stack (a reload runs on a runtime worker), so that
+/// a stack overflow shows as a failure of this test rather than passing unnoticed.
+fn parse_on_small_stack(text: String) -> Result<(), config::ConfigError> {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || config::parse_tree(&text, "fuzz.conf").map(drop))
+        .unwrap()
+        .join()
+        .expect("the parse panicked or overflowed its stack")
+}
+
+/// Random mixes of arrays and blocks, nested up to twice the limit, sometimes broken.
+#[test]
+fn generated_deep_nesting_is_bounded() {
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    for _ in 0..200 {
+        let depth = 1 + rng.below(256);
+        let mut open = String::from("a: ");
+        let mut close = String::new();
+        for _ in 0..depth {
+            if rng.below(2) == 0 {
+                open.push('[');
+                close.insert(0, ']');
+            } else {
+                open.push_str("{k: ");
+                close.insert(0, '}');
+            }
+        }
+        let mut text = format!("{open}1{close}");
+        if rng.below(4) == 0 {
+            // Truncated: unclosed brackets.
+            text.truncate(3 + rng.below(text.len() - 3));
+        }
+        let result = parse_on_small_stack(text.clone());
+        if depth > 128 && text.len() > open.len() {
+            let err = result.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Limit, "depth {depth}: {err}");
+        } else if depth <= 128 && text.len() == open.len() + 1 + close.len() {
+            assert!(result.is_ok(), "depth {depth}: {result:?}");
+        }
+    }
+}
+
+/// Chains of variables, each referencing the previous one `fan` times, in blocks or arrays:
+/// small ones parse, large ones are refused, all within moments.
+#[test]
+fn generated_variable_fan_out_is_bounded() {
+    let mut rng = XorShift(0x1234_5678_9abc_def1);
+    let started = std::time::Instant::now();
+    for _ in 0..60 {
+        let levels = 1 + rng.below(14);
+        let fan = 1 + rng.below(12);
+        let mut text = String::from("v0: {a: \"x\"}\n");
+        for i in 1..=levels {
+            let items: Vec<String> = (0..fan)
+                .map(|k| {
+                    if i % 2 == 0 {
+                        format!("k{k}: $v{}", i - 1)
+                    } else {
+                        format!("$v{}", i - 1)
+                    }
+                })
+                .collect();
+            let body = items.join(", ");
+            if i % 2 == 0 {
+                text.push_str(&format!("v{i}: {{{body}}}\n"));
+            } else {
+                text.push_str(&format!("v{i}: [{body}]\n"));
+            }
+        }
+        // Copies of v0 (a block with a string: a few hundred bytes each).
+        let copies = (fan as f64).powi(levels as i32);
+        match parse_on_small_stack(text) {
+            Ok(()) => assert!(copies < 1e6, "{levels} levels of {fan} accepted"),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
+                assert!(copies > 1e4, "{levels} levels of {fan}: {e}");
+            }
+        }
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }

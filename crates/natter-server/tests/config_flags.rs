@@ -194,7 +194,7 @@ fn flags_override_the_file() {
 }
 
 #[test]
-fn unimplemented_features_warn() {
+fn unimplemented_features_are_noticed() {
     let l = load(&[
         "-js",
         "-sd=/tmp/js",
@@ -205,10 +205,11 @@ fn unimplemented_features_warn() {
         "c",
     ]);
     assert_eq!(l.action, Action::Run);
-    assert_eq!(l.warnings.len(), 5, "{:?}", l.warnings);
-    assert!(l.warnings[0].contains("-js") && l.warnings[0].contains("JetStream"));
-    assert!(l.warnings[1].contains("-sd"));
-    assert!(l.warnings[2].contains("-cluster") && l.warnings[2].contains("clustering"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert_eq!(l.notices.len(), 5, "{:?}", l.notices);
+    assert!(l.notices[0].contains("-js") && l.notices[0].contains("JetStream"));
+    assert!(l.notices[1].contains("-sd"));
+    assert!(l.notices[2].contains("-cluster") && l.notices[2].contains("clustering"));
     // The value of a warned flag is consumed, not taken for a command.
     let l = load(&["--store_dir", "/tmp/js", "-p", "4333"]);
     assert_eq!(l.options.port, 4333);

@@ -2,7 +2,7 @@
 //! compared byte for byte with what nats-server answers.
 //!
 //! The expected bytes in `conformance/cases.rs` came from nats-server v2.9.10 via
-//! `conformance/capture.py` on 2026-11-24. They are nats-server's answers, not Natter's: when a
+//! `conformance/capture.py` (the date is in its header). They are nats-server's answers, not Natter's: when a
 //! case fails, Natter is what differs. To add or change a case, edit `capture.py` and re-run it
 //! against a real nats-server (`python3 tests/conformance/capture.py`); `--check` re-captures and
 //! compares with the checked-in table. With `CONFORMANCE_NATS_SERVER=<path to nats-server>` this
@@ -36,6 +36,8 @@ enum Config {
     Default,
     /// max_payload 1024 and max_control_line 256, so limit cases stay short.
     Small,
+    /// `authorization { user: u, password: p }`.
+    Auth,
 }
 
 impl Config {
@@ -43,6 +45,16 @@ impl Config {
         match self {
             Config::Default => 1024 * 1024,
             Config::Small => 1024,
+            Config::Auth => 1024 * 1024,
+        }
+    }
+
+    /// The nats-server configuration file text for this config.
+    fn nats_conf(self) -> &'static str {
+        match self {
+            Config::Default => "",
+            Config::Small => "max_payload: 1024\nmax_control_line: 256\n",
+            Config::Auth => "authorization { user: u, password: p }\n",
         }
     }
 }
@@ -106,8 +118,11 @@ impl Target {
                     options.max_payload = 1024;
                     options.max_control_line = 256;
                 }
-                let handle = Server::builder()
-                    .options(options)
+                let mut builder = Server::builder().options(options);
+                if config == Config::Auth {
+                    builder = builder.user("u", "p");
+                }
+                let handle = builder
                     .host("127.0.0.1")
                     .port(0)
                     .start()
@@ -150,9 +165,9 @@ async fn start_nats(binary: PathBuf, config: Config) -> Target {
         .arg("-l")
         .arg(dir.join("log"))
         .kill_on_drop(true);
-    if config == Config::Small {
+    if config != Config::Default {
         let conf = dir.join("nats.conf");
-        std::fs::write(&conf, "max_payload: 1024\nmax_control_line: 256\n").expect("write config");
+        std::fs::write(&conf, config.nats_conf()).expect("write config");
         cmd.arg("-c").arg(conf);
     }
     let child = cmd.spawn().expect("spawn nats-server");

@@ -3,50 +3,56 @@
 
 use std::time::Duration;
 
-/// Parses a Go duration string. Negative durations are refused (no Natter setting takes one).
+/// Go's `time.Duration` is an `i64` of nanoseconds: nothing longer can be written.
+const MAX_NANOS: u64 = i64::MAX as u64;
+
+/// Parses a Go duration string, as `time.ParseDuration` does: the same units, the same
+/// overflow rule (more than `i64::MAX` nanoseconds is an invalid duration), and fraction
+/// digits past what a `u64` holds are dropped. Negative durations are refused (no Natter
+/// setting takes one); `-0` and the like are zero.
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     let orig = s;
-    let err = || {
+    let invalid = || {
         format!("invalid duration \"{orig}\" (expected e.g. \"2m\", \"30s\", \"1h30m\", \"500ms\")")
     };
-    let mut rest = s;
-    if let Some(r) = rest.strip_prefix('+') {
-        rest = r;
-    } else if let Some(r) = rest.strip_prefix('-') {
-        if r == "0" {
-            return Ok(Duration::ZERO);
-        }
-        return Err(format!("invalid duration \"{orig}\": must not be negative"));
-    }
+    let (negative, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
     if rest == "0" {
         return Ok(Duration::ZERO);
     }
     if rest.is_empty() {
-        return Err(err());
+        return Err(invalid());
     }
-    let mut total_nanos: u128 = 0;
+    // Up to 1 << 63 while adding up: one past MAX_NANOS, which only a negative may reach.
+    let mut total: u64 = 0;
     while !rest.is_empty() {
+        if !rest.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
+            return Err(invalid());
+        }
         let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let int_part = &rest[..int_len];
+        let whole = leading_int(&rest[..int_len]).ok_or_else(invalid)?;
         rest = &rest[int_len..];
-        let mut frac_part = "";
+        let mut fraction = (0, 1.0);
+        let mut frac_len = 0;
         if let Some(r) = rest.strip_prefix('.') {
-            let frac_len = r.bytes().take_while(u8::is_ascii_digit).count();
-            frac_part = &r[..frac_len];
+            frac_len = r.bytes().take_while(u8::is_ascii_digit).count();
+            fraction = leading_fraction(&r[..frac_len]);
             rest = &r[frac_len..];
         }
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err(err());
+        if int_len == 0 && frac_len == 0 {
+            return Err(invalid());
         }
         let unit_len = rest
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
-            .map_or(rest.len(), |(i, _)| i);
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let unit_nanos: u128 = match unit {
+        let unit_nanos: u64 = match unit {
             "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
             "ms" => 1_000_000,
             "s" => 1_000_000_000,
             "m" => 60 * 1_000_000_000,
@@ -58,23 +64,81 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
                 ))
             }
         };
-        let whole: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| err())?
-        };
-        let mut nanos = whole.checked_mul(unit_nanos).ok_or_else(err)?;
-        if !frac_part.is_empty() {
-            // Digits past 1e-30 cannot matter at nanosecond resolution.
-            let digits = &frac_part[..frac_part.len().min(30)];
-            let frac: u128 = digits.parse().map_err(|_| err())?;
-            let scale = 10u128.pow(digits.len() as u32);
-            nanos += frac * unit_nanos / scale;
+        let limit = MAX_NANOS + 1;
+        let mut nanos = whole
+            .checked_mul(unit_nanos)
+            .filter(|n| *n <= limit)
+            .ok_or_else(invalid)?;
+        let (digits, scale) = fraction;
+        if digits > 0 {
+            // As Go: in floating point, which is exact enough even for fractions of hours
+            // (the product is below 3.6e12).
+            let part = (digits as f64 * (unit_nanos as f64 / scale)) as u64;
+            nanos = nanos
+                .checked_add(part)
+                .filter(|n| *n <= limit)
+                .ok_or_else(invalid)?;
         }
-        total_nanos = total_nanos.checked_add(nanos).ok_or_else(err)?;
+        total = total
+            .checked_add(nanos)
+            .filter(|n| *n <= limit)
+            .ok_or_else(invalid)?;
     }
-    let secs = u64::try_from(total_nanos / 1_000_000_000).map_err(|_| err())?;
-    Ok(Duration::new(secs, (total_nanos % 1_000_000_000) as u32))
+    if negative {
+        return if total == 0 {
+            Ok(Duration::ZERO)
+        } else {
+            Err(format!("invalid duration \"{orig}\": must not be negative"))
+        };
+    }
+    if total > MAX_NANOS {
+        return Err(invalid());
+    }
+    Ok(Duration::from_nanos(total))
+}
+
+/// Go's `leadingInt`: the digits as a number of at most 1 << 63, or `None` past it.
+fn leading_int(digits: &str) -> Option<u64> {
+    let mut x: u64 = 0;
+    for d in digits.bytes() {
+        x = x.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        if x > MAX_NANOS + 1 {
+            return None;
+        }
+    }
+    Some(x)
+}
+
+/// Go's `leadingFraction`: the digits that fit, and 10 to the power of how many did; later
+/// digits are dropped, not an error.
+fn leading_fraction(digits: &str) -> (u64, f64) {
+    let mut x: u64 = 0;
+    let mut scale = 1.0;
+    for d in digits.bytes() {
+        if x > MAX_NANOS / 10 {
+            break;
+        }
+        let y = x * 10 + u64::from(d - b'0');
+        if y > MAX_NANOS + 1 {
+            break;
+        }
+        x = y;
+        scale *= 10.0;
+    }
+    (x, scale)
+}
+
+/// Converts whole seconds, as the old-style bare numbers of nats-server (`ping_interval:
+/// 60`), to a duration Go can hold; `None` past `i64::MAX` nanoseconds.
+pub(crate) fn go_seconds(secs: u64) -> Option<Duration> {
+    secs.checked_mul(1_000_000_000)
+        .filter(|n| *n <= MAX_NANOS)
+        .map(Duration::from_nanos)
+}
+
+/// Whether Go could hold this duration (at most `i64::MAX` nanoseconds).
+pub(crate) fn fits_go(d: Duration) -> bool {
+    d.as_nanos() <= u128::from(MAX_NANOS)
 }
 
 /// Formats a duration the way Go prints one (`2m0s`, `30s`, `500ms`), for messages.
@@ -126,9 +190,54 @@ mod tests {
         assert_eq!(ok("10ns"), Duration::from_nanos(10));
         assert_eq!(ok("0"), Duration::ZERO);
         assert_eq!(ok("+3s"), Duration::from_secs(3));
-        for bad in ["", "30", "3x", "s", "-1s", "1.s.", "1d"] {
+        assert_eq!(ok("-0s"), Duration::ZERO);
+        assert_eq!(ok("1.s"), Duration::from_secs(1));
+        assert_eq!(ok("1h1.5m"), Duration::from_secs(3690));
+        for bad in [
+            "", "30", "3x", "s", "-1s", "1.s.", "1d", ".s", "+", "1s2", "s1",
+        ] {
             assert!(parse_go_duration(bad).is_err(), "{bad} should fail");
         }
+    }
+
+    /// Values checked against `nats-server -t` (Go's `time.ParseDuration`).
+    #[test]
+    fn overflow_as_go() {
+        let ok = |s: &str| parse_go_duration(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(
+            ok("9223372036854775807ns"),
+            Duration::from_nanos(i64::MAX as u64)
+        );
+        assert_eq!(ok("2562047h"), Duration::from_secs(2_562_047 * 3600));
+        // Fraction digits beyond what fits are dropped: 1.999999999999999999h, in floats.
+        assert_eq!(
+            ok("1.999999999999999999999999999999h"),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(ok("0.000000000000000000000000000001s"), Duration::ZERO);
+        assert_eq!(
+            ok("1.0000000000000000000000000000009ns"),
+            Duration::from_nanos(1)
+        );
+        for bad in [
+            "9223372036854775808ns",
+            "2562048h",
+            "5124095576030431h",
+            "2562047h48m",
+            "18446744073709551616ns",
+            "99999999999999999999999s",
+            "9223372036854775807ns1ns",
+            "-9223372036854775809ns",
+        ] {
+            let e = parse_go_duration(bad).unwrap_err();
+            assert!(e.contains("invalid duration"), "{bad}: {e}");
+        }
+        assert_eq!(
+            go_seconds(9_223_372_036),
+            Some(Duration::from_secs(9_223_372_036))
+        );
+        assert_eq!(go_seconds(9_223_372_037), None);
+        assert_eq!(go_seconds(u64::MAX), None);
     }
 
     #[test]

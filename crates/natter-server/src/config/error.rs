@@ -38,6 +38,9 @@ pub enum ErrorKind {
     Unsupported,
     /// A command-line problem.
     Flag,
+    /// The file goes past a bound that keeps reading it safe: nesting depth, or how much
+    /// variable references and includes expand it.
+    Limit,
 }
 
 /// One problem, with its place when it has one.

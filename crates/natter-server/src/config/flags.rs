@@ -27,8 +27,8 @@ enum Fate {
     Arg(&'static str),
     /// `-VV`, `-DV`, `-DVV`: several boolean flags at once.
     Bundle(&'static [&'static str]),
-    /// Accepted and ignored with this warning.
-    Warn(&'static str),
+    /// Accepted and ignored with this notice.
+    Notice(&'static str),
     /// Refused with this reason.
     Refuse(&'static str),
 }
@@ -101,14 +101,14 @@ const FLAGS: &[Flag] = &[
         takes: Takes::Value,
         fate: Fate::Refuse("the profiling endpoint is not supported by Natter"),
     },
-    Flag { names: &["routes"], takes: Takes::Value, fate: Fate::Warn(CLUSTER) },
-    Flag { names: &["cluster", "cluster_listen"], takes: Takes::Value, fate: Fate::Warn(CLUSTER) },
-    Flag { names: &["cluster_advertise"], takes: Takes::Value, fate: Fate::Warn(CLUSTER) },
-    Flag { names: &["cluster_name"], takes: Takes::Value, fate: Fate::Warn(CLUSTER) },
-    Flag { names: &["no_advertise"], takes: Takes::Bool, fate: Fate::Warn(CLUSTER) },
-    Flag { names: &["connect_retries"], takes: Takes::Value, fate: Fate::Warn(CLUSTER) },
-    Flag { names: &["js", "jetstream"], takes: Takes::Bool, fate: Fate::Warn(JETSTREAM) },
-    Flag { names: &["sd", "store_dir"], takes: Takes::Value, fate: Fate::Warn(JETSTREAM) },
+    Flag { names: &["routes"], takes: Takes::Value, fate: Fate::Notice(CLUSTER) },
+    Flag { names: &["cluster", "cluster_listen"], takes: Takes::Value, fate: Fate::Notice(CLUSTER) },
+    Flag { names: &["cluster_advertise"], takes: Takes::Value, fate: Fate::Notice(CLUSTER) },
+    Flag { names: &["cluster_name"], takes: Takes::Value, fate: Fate::Notice(CLUSTER) },
+    Flag { names: &["no_advertise"], takes: Takes::Bool, fate: Fate::Notice(CLUSTER) },
+    Flag { names: &["connect_retries"], takes: Takes::Value, fate: Fate::Notice(CLUSTER) },
+    Flag { names: &["js", "jetstream"], takes: Takes::Bool, fate: Fate::Notice(JETSTREAM) },
+    Flag { names: &["sd", "store_dir"], takes: Takes::Value, fate: Fate::Notice(JETSTREAM) },
     Flag { names: &["tls"], takes: Takes::Bool, fate: Fate::Refuse(TLS) },
     Flag { names: &["tlsverify"], takes: Takes::Bool, fate: Fate::Refuse(TLS) },
     Flag { names: &["tlscert"], takes: Takes::Value, fate: Fate::Refuse(TLS) },
@@ -133,7 +133,8 @@ fn go_bool(s: &str) -> Option<bool> {
 /// argv rewritten for clap, plus what the rewriting itself found.
 pub(crate) struct Normalized {
     pub(crate) args: Vec<String>,
-    pub(crate) warnings: Vec<String>,
+    /// Flags nats-server has and Natter ignores.
+    pub(crate) notices: Vec<String>,
     /// Arguments after the flags (Go stops parsing flags at the first non-flag).
     pub(crate) positional: Vec<String>,
 }
@@ -142,7 +143,7 @@ pub(crate) struct Normalized {
 pub(crate) fn normalize(args: &[String]) -> Result<Normalized, ConfigError> {
     let mut out = Normalized {
         args: Vec::new(),
-        warnings: Vec::new(),
+        notices: Vec::new(),
         positional: Vec::new(),
     };
     let mut i = 0;
@@ -202,7 +203,7 @@ pub(crate) fn normalize(args: &[String]) -> Result<Normalized, ConfigError> {
                     out.args.extend(ids.iter().map(|id| format!("--{id}=true")));
                 }
             }
-            Fate::Warn(why) => out.warnings.push(format!("flag {shown}: {why}")),
+            Fate::Notice(why) => out.notices.push(format!("flag {shown}: {why}")),
             Fate::Refuse(why) => {
                 return Err(ConfigError::flag(format!(
                     "flag {shown} is not supported: {why}"
@@ -259,7 +260,7 @@ pub(crate) fn command() -> Command {
         .after_help(
             "Flags may be written as nats-server takes them: -port 4222, -port=4222, \
              --port=4222, -p 4222.\nAlso accepted: -VV (verbose trace), -DV, -DVV, -ms/-sl \
-             (for --https_port/--signal), and, with a warning, -js/--jetstream, \
+             (for --https_port/--signal), and, with a notice that they are ignored, -js/--jetstream, \
              -sd/--store_dir, --routes, --cluster, --cluster_name.",
         )
         .arg(value_arg("addr", Some('a'), "host", "Bind to host address (default: 0.0.0.0); also --net"))

@@ -1,14 +1,14 @@
 //! Meaning of the value tree: nats-server's configuration keys mapped onto [`Options`].
 //!
 //! Keys match case-insensitively, as in nats-server. Three fates for a key Natter does not
-//! implement: a warning when ignoring it is harmless (clustering, JetStream, ...); an error
+//! implement: a notice when ignoring it is harmless (clustering, JetStream, ...); an error
 //! when ignoring it would silently weaken security (TLS, permissions, nkeys/JWT, accounts
 //! with users, bcrypt passwords); an "unknown field" error when nats-server itself does not
 //! know it (checked against nats-server v2.9.10), unless it is only used as a `$variable`.
 
 use std::time::Duration;
 
-use super::duration::{format_go_duration, parse_go_duration};
+use super::duration::{fits_go, format_go_duration, go_seconds, parse_go_duration};
 use super::error::{ConfigError, Diagnostic, ErrorKind, Location};
 use super::options::{Authorization, Options, User, DEFAULT_PORT};
 use super::value::{Entry, Map, Node, Value};
@@ -19,18 +19,26 @@ pub(crate) fn apply_tree(
     map: &Map,
     options: &mut Options,
     warnings: &mut Vec<String>,
+    notices: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     let mut a = Applier {
         options,
         warnings,
+        notices,
         errors: Vec::new(),
         http_host_set: false,
+        payload_unlimited: false,
     };
     for entry in map.entries() {
         a.top_level(entry);
     }
     if !a.http_host_set {
         a.options.http_host = a.options.host.clone();
+    }
+    if a.payload_unlimited {
+        // A payload is buffered whole and must fit a subscriber's pending bytes; nats-server
+        // keeps max_payload in an int32.
+        a.options.max_payload = a.options.max_pending.min(i32::MAX as usize);
     }
     let mut errors = a.errors;
     if errors.is_empty() {
@@ -69,7 +77,7 @@ pub(crate) fn validate(o: &Options) -> Result<(), ConfigError> {
     check_no_auth_user(o)
 }
 
-/// Top-level keys nats-server accepts that Natter ignores with a warning, and why.
+/// Top-level keys nats-server accepts that Natter ignores with a notice, and why.
 fn ignored_key(key: &str) -> Option<&'static str> {
     Some(match key {
         "cluster"
@@ -120,9 +128,14 @@ fn unsupported_key(key: &str) -> Option<&'static str> {
 
 struct Applier<'o, 'w> {
     options: &'o mut Options,
+    /// What nats-server itself warns about (and `-t` fails on).
     warnings: &'w mut Vec<String>,
+    /// What nats-server accepts and Natter ignores, for now.
+    notices: &'w mut Vec<String>,
     errors: Vec<Diagnostic>,
     http_host_set: bool,
+    /// `max_payload: -1`: resolved once `max_pending` is known too.
+    payload_unlimited: bool,
 }
 
 type Res<T> = Result<T, Diagnostic>;
@@ -165,6 +178,15 @@ fn boolean(key: &str, node: &Node) -> Res<bool> {
         Value::Bool(b) => Ok(*b),
         _ => Err(wrong_type(key, "a boolean (true/false)", node)),
     }
+}
+
+/// A limit nats-server only applies when it is above 0: a negative value is `no_limit`, 0
+/// keeps the default.
+fn no_limit_if_negative(key: &str, node: &Node, current: usize, no_limit: usize) -> Res<usize> {
+    if int(key, node)? < 0 {
+        return Ok(no_limit);
+    }
+    size(key, node, current)
 }
 
 /// A non-negative size; 0 keeps the default, as in nats-server.
@@ -252,11 +274,20 @@ fn duration_or_seconds(key: &str, node: &Node, warnings: &mut Vec<String>) -> Re
                 ),
                 None => format!(" (read as {n} seconds; write \"{n}s\")"),
             };
+            let d = go_seconds(*n as u64).ok_or_else(|| {
+                diag(
+                    ErrorKind::InvalidValue,
+                    &node.location,
+                    format!(
+                        "{key}: {n} seconds is longer than a Go duration can be (about 292 years)"
+                    ),
+                )
+            })?;
             warnings.push(format!(
                 "{}: {key} should be converted to a duration{hint}",
                 node.location
             ));
-            Ok(Duration::from_secs(*n as u64))
+            Ok(d)
         }
         _ => Err(wrong_type(
             key,
@@ -292,8 +323,9 @@ fn unknown_field(entry: &Entry) -> Diagnostic {
 }
 
 impl Applier<'_, '_> {
-    fn warn(&mut self, at: &Location, message: String) {
-        self.warnings.push(format!("{at}: {message}"));
+    /// Notes a setting nats-server accepts and Natter ignores.
+    fn notice(&mut self, at: &Location, message: String) {
+        self.notices.push(format!("{at}: {message}"));
     }
 
     fn top_level(&mut self, entry: &Entry) {
@@ -341,6 +373,22 @@ impl Applier<'_, '_> {
                 o.http_port = monitor_port(port_number(k, int(k, node)?, &node.location)?)
             }
             "max_payload" => {
+                let n = int(k, node)?;
+                // nats-server: -1 is jwt.NoLimit; any other negative fails every PUB.
+                if n == -1 {
+                    self.payload_unlimited = true;
+                    return Ok(());
+                }
+                if n < 0 {
+                    return Err(diag(
+                        ErrorKind::InvalidValue,
+                        &node.location,
+                        format!(
+                            "max_payload: {n} would refuse every message (nats-server starts \
+                             with it, then rejects every publish); use -1 for no limit"
+                        ),
+                    ));
+                }
                 let v = size(k, node, o.max_payload)?;
                 if v > i32::MAX as usize {
                     return Err(diag(
@@ -349,9 +397,21 @@ impl Applier<'_, '_> {
                         "max_payload value is too big",
                     ));
                 }
+                self.payload_unlimited = false;
                 o.max_payload = v;
             }
             "max_control_line" => {
+                let n = int(k, node)?;
+                if n < 0 {
+                    return Err(diag(
+                        ErrorKind::InvalidValue,
+                        &node.location,
+                        format!(
+                            "max_control_line: {n} would refuse every protocol line (nats-server \
+                             starts with it, then closes every client at CONNECT)"
+                        ),
+                    ));
+                }
                 let v = size(k, node, o.max_control_line)?;
                 if v > i32::MAX as usize {
                     return Err(diag(
@@ -362,10 +422,16 @@ impl Applier<'_, '_> {
                 }
                 o.max_control_line = v;
             }
+            // nats-server refuses to start: max_payload is then higher than max_pending.
             "max_pending" => o.max_pending = size(k, node, o.max_pending)?,
-            "max_connections" | "max_conn" => o.max_connections = size(k, node, o.max_connections)?,
-            "max_subscriptions" | "max_subs" => o.max_subscriptions = size(k, node, 0)?,
-            "max_traced_msg_len" => o.max_traced_msg_len = size(k, node, 0)?,
+            // nats-server only limits these when they are above 0.
+            "max_connections" | "max_conn" => {
+                o.max_connections = no_limit_if_negative(k, node, o.max_connections, usize::MAX)?
+            }
+            "max_subscriptions" | "max_subs" => {
+                o.max_subscriptions = no_limit_if_negative(k, node, 0, 0)?
+            }
+            "max_traced_msg_len" => o.max_traced_msg_len = no_limit_if_negative(k, node, 0, 0)?,
             "ping_interval" => {
                 let d = duration_or_seconds(k, node, self.warnings)?;
                 if !d.is_zero() {
@@ -430,7 +496,7 @@ impl Applier<'_, '_> {
                     return Ok(());
                 }
                 let at = entry.key_location.clone();
-                self.warn(
+                self.notice(
                     &at,
                     format!("'{}' is ignored: there is no system account yet", entry.key),
                 );
@@ -445,7 +511,7 @@ impl Applier<'_, '_> {
                 }
                 if let Some(why) = ignored_key(k) {
                     let at = entry.key_location.clone();
-                    self.warn(
+                    self.notice(
                         &at,
                         format!(
                             "'{}' is not implemented by Natter and is ignored: {why}",
@@ -656,7 +722,7 @@ impl Applier<'_, '_> {
                 }
             }
         }
-        self.warn(
+        self.notice(
             &entry.key_location,
             "'accounts' is not implemented by Natter and is ignored: every client uses one \
              global account"
@@ -690,14 +756,14 @@ fn auth_timeout(node: &Node) -> Res<Duration> {
             "timeout: expected seconds (e.g. 2 or 0.5) or a duration such as \"2s\"",
         )
     };
-    match &node.value {
-        Value::Integer(n) if *n >= 0 => Ok(Duration::from_secs(*n as u64)),
-        Value::Float(f) if f.is_finite() && *f >= 0.0 => {
-            Duration::try_from_secs_f64(*f).map_err(|_| bad())
-        }
-        Value::String(s) => parse_go_duration(s).map_err(|_| bad()),
-        _ => Err(bad()),
-    }
+    let d = match &node.value {
+        Value::Integer(n) if *n >= 0 => go_seconds(*n as u64),
+        Value::Float(f) if f.is_finite() && *f >= 0.0 => Duration::try_from_secs_f64(*f).ok(),
+        Value::String(s) => parse_go_duration(s).ok(),
+        _ => None,
+    };
+    // Past Go's limit, nats-server's own conversion overflows; the timer needs a bound.
+    d.filter(|d| fits_go(*d)).ok_or_else(bad)
 }
 
 /// nats-server: a client port of 0 means the default port.

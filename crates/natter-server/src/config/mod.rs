@@ -42,6 +42,7 @@ pub enum Action {
     Help(String),
     /// The configuration file was read without error: report it valid and exit (`-t`).
     /// Warnings are in [`Loaded::warnings`]; nats-server counts them as errors under `-t`.
+    /// [`Loaded::notices`] (settings Natter ignores) are shown but do not fail the check.
     TestConfig,
     /// Send a signal to a running server and exit (`--signal ldm=PID`).
     Signal {
@@ -55,11 +56,12 @@ pub enum Action {
 /// The commands `--signal` knows (nats-server's set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignalCommand {
-    /// Graceful stop (SIGKILL in nats-server; `stop`).
+    /// Kill the process at once (`stop`): SIGKILL, as nats-server sends, which cannot be
+    /// caught, so clients are dropped without a goodbye and no file is cleaned up.
     Stop,
-    /// Quick stop (SIGINT; `quit`).
+    /// Shut down (`quit`): SIGINT; the server closes its clients and exits.
     Quit,
-    /// Graceful stop (SIGTERM; `term`).
+    /// Shut down (`term`): SIGTERM, handled like SIGINT (what a service manager sends).
     Term,
     /// Reopen the log file (SIGUSR1; `reopen`).
     Reopen,
@@ -97,8 +99,12 @@ pub enum SignalTarget {
 pub struct Loaded {
     /// The settings: defaults, then the file, then the flags.
     pub options: Options,
-    /// Ignored settings and old-style values, each naming its file and line where it has one.
+    /// What nats-server itself warns about, such as old-style values (`write_deadline: 10`),
+    /// each naming its file and line. Under `-t`, nats-server fails on these.
     pub warnings: Vec<String>,
+    /// Settings and flags nats-server accepts and Natter ignores (not implemented yet:
+    /// clustering, JetStream...), each naming its file and line or its flag. Never fatal.
+    pub notices: Vec<String>,
     /// What to do.
     pub action: Action,
 }
@@ -109,7 +115,8 @@ pub struct Loaded {
 pub fn load(args: impl IntoIterator<Item = OsString>) -> Result<Loaded, ConfigError> {
     let args = flags::to_strings(args)?;
     let normalized = flags::normalize(&args)?;
-    let mut warnings = normalized.warnings;
+    let mut warnings = Vec::new();
+    let mut notices = normalized.notices;
     let values = flags::parse(&normalized.args)?;
 
     let mut action = None;
@@ -133,6 +140,7 @@ pub fn load(args: impl IntoIterator<Item = OsString>) -> Result<Loaded, ConfigEr
         return Ok(Loaded {
             options: Options::default(),
             warnings,
+            notices,
             action,
         });
     }
@@ -144,6 +152,7 @@ pub fn load(args: impl IntoIterator<Item = OsString>) -> Result<Loaded, ConfigEr
         return Ok(Loaded {
             options,
             warnings,
+            notices,
             action: Action::Signal { command, pid },
         });
     }
@@ -157,7 +166,7 @@ pub fn load(args: impl IntoIterator<Item = OsString>) -> Result<Loaded, ConfigEr
     let mut options = Options::default();
     if let Some(path) = &values.config {
         let tree = parser::parse_path(path, &parser::process_env)?;
-        from_tree::apply_tree(&tree, &mut options, &mut warnings)?;
+        from_tree::apply_tree(&tree, &mut options, &mut warnings, &mut notices)?;
         options.config_file = Some(path.clone());
     }
     apply_flags(&values, &mut options);
@@ -166,6 +175,7 @@ pub fn load(args: impl IntoIterator<Item = OsString>) -> Result<Loaded, ConfigEr
     Ok(Loaded {
         options,
         warnings,
+        notices,
         action: if values.test {
             Action::TestConfig
         } else {
@@ -179,26 +189,56 @@ pub fn help_text() -> String {
     flags::command().render_help().to_string()
 }
 
-/// Reads a configuration file into options (defaults for what it does not set) and
-/// warnings. `include`s resolve against the file's directory.
-pub fn parse_file(path: impl AsRef<Path>) -> Result<(Options, Vec<String>), ConfigError> {
+/// A configuration read into options, with what was said about it short of an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The settings: defaults, then the file's.
+    pub options: Options,
+    /// What nats-server itself warns about (see [`Loaded::warnings`]).
+    pub warnings: Vec<String>,
+    /// Settings nats-server accepts and Natter ignores (see [`Loaded::notices`]).
+    pub notices: Vec<String>,
+}
+
+/// Reads a configuration file into options (defaults for what it does not set), warnings
+/// and notices. `include`s resolve against the file's directory.
+pub fn read_file(path: impl AsRef<Path>) -> Result<Parsed, ConfigError> {
     let path = path.as_ref();
     let tree = parse_tree_file(path)?;
-    let mut options = Options::default();
-    let mut warnings = Vec::new();
-    from_tree::apply_tree(&tree, &mut options, &mut warnings)?;
-    options.config_file = Some(path.to_path_buf());
-    Ok((options, warnings))
+    let mut parsed = apply(&tree)?;
+    parsed.options.config_file = Some(path.to_path_buf());
+    Ok(parsed)
 }
 
 /// Reads configuration text; `origin` names it in messages, and `include`s resolve against
 /// the current directory.
+pub fn read_str(text: &str, origin: &str) -> Result<Parsed, ConfigError> {
+    apply(&parse_tree(text, origin)?)
+}
+
+/// [`read_file`], keeping the options and the warnings (not the notices).
+pub fn parse_file(path: impl AsRef<Path>) -> Result<(Options, Vec<String>), ConfigError> {
+    read_file(path).map(|p| (p.options, p.warnings))
+}
+
+/// [`read_str`], keeping the options and the warnings (not the notices).
 pub fn parse_str(text: &str, origin: &str) -> Result<(Options, Vec<String>), ConfigError> {
-    let tree = parse_tree(text, origin)?;
-    let mut options = Options::default();
-    let mut warnings = Vec::new();
-    from_tree::apply_tree(&tree, &mut options, &mut warnings)?;
-    Ok((options, warnings))
+    read_str(text, origin).map(|p| (p.options, p.warnings))
+}
+
+fn apply(tree: &value::Map) -> Result<Parsed, ConfigError> {
+    let mut parsed = Parsed {
+        options: Options::default(),
+        warnings: Vec::new(),
+        notices: Vec::new(),
+    };
+    from_tree::apply_tree(
+        tree,
+        &mut parsed.options,
+        &mut parsed.warnings,
+        &mut parsed.notices,
+    )?;
+    Ok(parsed)
 }
 
 /// Parses configuration text into its value tree only (syntax, includes, variables).

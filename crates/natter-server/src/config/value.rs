@@ -91,6 +91,11 @@ impl Map {
         self.entries.iter_mut().find(|e| e.key == key)
     }
 
+    /// All entries, in order, taken out of the block.
+    pub fn into_entries(self) -> Vec<Entry> {
+        self.entries
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
