@@ -1,0 +1,755 @@
+//! `natter bench`: a load generator shaped like `nats bench` (publishers and subscribers on
+//! their own connections, per-client and aggregate rates, CSV output), plus request/reply
+//! latency percentiles.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_nats::{Client, Event, RequestErrorKind, Subject, Subscriber};
+use bytes::Bytes;
+use clap::ArgMatches;
+use futures::StreamExt;
+use tokio::task::JoinHandle;
+
+use crate::common::{
+    commas, go_duration, human_bytes, log, parse_size, round_trip, Failure, Global, Outcome,
+};
+
+/// What `nats bench` measures for one client: messages of the job, their bytes, and when the
+/// client started and finished.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    msgs: u64,
+    bytes: u64,
+    start: Instant,
+    end: Instant,
+}
+
+impl Sample {
+    fn seconds(&self) -> f64 {
+        self.end
+            .saturating_duration_since(self.start)
+            .as_secs_f64()
+            .max(1e-9)
+    }
+    fn rate(&self) -> i64 {
+        (self.msgs as f64 / self.seconds()) as i64
+    }
+    fn throughput(&self) -> f64 {
+        self.bytes as f64 / self.seconds()
+    }
+    fn describe(&self) -> String {
+        format!(
+            "{} msgs/sec ~ {}/sec",
+            commas(self.rate()),
+            human_bytes(self.throughput())
+        )
+    }
+    fn merge(samples: &[Sample]) -> Option<Sample> {
+        let first = *samples.first()?;
+        Some(samples.iter().skip(1).fold(first, |acc, s| Sample {
+            msgs: acc.msgs + s.msgs,
+            bytes: acc.bytes + s.bytes,
+            start: acc.start.min(s.start),
+            end: acc.end.max(s.end),
+        }))
+    }
+}
+
+/// `min | avg | max | stddev` of the per-client rates, as nats bench computes them.
+fn statistics(samples: &[Sample]) -> String {
+    let rates: Vec<i64> = samples.iter().map(Sample::rate).collect();
+    let min = rates.iter().copied().min().unwrap_or(0);
+    let max = rates.iter().copied().max().unwrap_or(0);
+    let avg = rates.iter().sum::<i64>() / rates.len().max(1) as i64;
+    let var = rates
+        .iter()
+        .map(|r| (*r as f64 - avg as f64).powi(2))
+        .sum::<f64>()
+        / rates.len().max(1) as f64;
+    format!(
+        "min {} | avg {} | max {} | stddev {} msgs",
+        commas(min),
+        commas(avg),
+        commas(max),
+        commas(var.sqrt() as i64)
+    )
+}
+
+/// Spreads `total` messages over `clients` as evenly as possible (the first ones get the rest).
+fn split(total: u64, clients: usize) -> Vec<u64> {
+    let n = clients as u64;
+    (0..n)
+        .map(|i| total / n + u64::from(i < total % n))
+        .collect()
+}
+
+/// Latency figures of one publisher (or of all of them), in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+struct Latency {
+    min: u64,
+    avg: u64,
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    p999: u64,
+    max: u64,
+    count: usize,
+}
+
+impl Latency {
+    /// `sorted` must be sorted ascending and non-empty. Nearest-rank percentiles.
+    fn of(sorted: &[u64]) -> Option<Latency> {
+        let n = sorted.len();
+        if n == 0 {
+            return None;
+        }
+        // Per-mille in integers: float rounding would turn 99.9% of 1000 into rank 1000.
+        let pct = |per_mille: usize| sorted[(per_mille * n).div_ceil(1000).clamp(1, n) - 1];
+        Some(Latency {
+            min: sorted[0],
+            avg: (sorted.iter().map(|v| *v as u128).sum::<u128>() / n as u128) as u64,
+            p50: pct(500),
+            p90: pct(900),
+            p99: pct(990),
+            p999: pct(999),
+            max: sorted[n - 1],
+            count: n,
+        })
+    }
+    fn csv(&self) -> String {
+        let us = |ns: u64| format!("{:.3}", ns as f64 / 1e3);
+        [
+            self.min, self.avg, self.p50, self.p90, self.p99, self.p999, self.max,
+        ]
+        .iter()
+        .map(|v| us(*v))
+        .collect::<Vec<_>>()
+        .join(",")
+    }
+}
+
+fn ns(v: u64) -> String {
+    go_duration(Duration::from_nanos(v))
+}
+
+struct Settings {
+    subject: String,
+    pubs: usize,
+    subs: usize,
+    msgs: u64,
+    size: usize,
+    request: bool,
+    csv: Option<String>,
+    progress: bool,
+}
+
+/// One client's live counter, read by the progress bar and the stall watchdog.
+type Counter = Arc<AtomicU64>;
+
+/// A requester's sample and its round-trip times in nanoseconds.
+type Timed = (Sample, Vec<u64>);
+
+pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
+    let size = parse_size(m.get_one::<String>("size").map_or("128", |s| s.as_str()))
+        .map_err(|e| Failure::new(format!("--size: {e}")))?;
+    let s = Settings {
+        subject: m.get_one::<String>("subject").cloned().unwrap_or_default(),
+        pubs: *m.get_one::<usize>("pub").unwrap_or(&1),
+        subs: *m.get_one::<usize>("sub").unwrap_or(&0),
+        msgs: *m.get_one::<u64>("msgs").unwrap_or(&100_000),
+        size,
+        request: m.get_flag("request"),
+        csv: m.get_one::<String>("csv").cloned(),
+        progress: !m.get_flag("no-progress") && std::io::stderr().is_terminal(),
+    };
+    if s.subject.is_empty() || s.subject.contains(char::is_whitespace) {
+        return Err(Failure::new(format!("invalid subject {:?}", s.subject)));
+    }
+    if s.msgs == 0 {
+        return Err(Failure::new("--msgs must be greater than 0"));
+    }
+    if s.pubs == 0 && s.subs == 0 {
+        return Err(Failure::new("nothing to do: --pub and --sub are both 0"));
+    }
+    if s.request && (s.pubs == 0 || s.subs == 0) {
+        return Err(Failure::new(
+            "--request needs at least one --pub requester and one --sub replier",
+        ));
+    }
+    if (s.pubs as u64) > s.msgs {
+        return Err(Failure::new(
+            "--msgs must be at least the number of publishers",
+        ));
+    }
+    let kind = if s.request {
+        "request/reply"
+    } else {
+        "pub/sub"
+    };
+    log(format_args!(
+        "Starting Core NATS {kind} benchmark [subject={}, msgs={}, msgsize={} B, pubs={}, subs={}]",
+        s.subject,
+        commas(s.msgs as i64),
+        s.size,
+        s.pubs,
+        s.subs
+    ));
+    let report = if s.request {
+        request_reply(g, &s).await?
+    } else {
+        pub_sub(g, &s).await?
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(report.text(&s).as_bytes());
+        let _ = out.flush();
+    }
+    if let Some(path) = &s.csv {
+        std::fs::write(path, report.csv(&s))
+            .map_err(|e| Failure::new(format!("cannot write {path}: {e}")))?;
+        log(format_args!("Saved metric data in csv file {path}"));
+    }
+    Ok(())
+}
+
+struct Report {
+    pubs: Vec<Sample>,
+    subs: Vec<Sample>,
+    /// Per publisher, request/reply mode only.
+    latencies: Vec<Latency>,
+    all_latency: Option<Latency>,
+}
+
+impl Report {
+    fn text(&self, s: &Settings) -> String {
+        let mut out = String::from("\n");
+        let mut indent = "";
+        let both = !self.pubs.is_empty() && !self.subs.is_empty();
+        if both {
+            let all: Vec<Sample> = self.pubs.iter().chain(&self.subs).copied().collect();
+            if let Some(agg) = Sample::merge(&all) {
+                out += &format!("NATS Pub/Sub stats: {}\n", agg.describe());
+            }
+            indent = " ";
+        }
+        for (label, group) in [("Pub", &self.pubs), ("Sub", &self.subs)] {
+            let Some(agg) = Sample::merge(group) else {
+                continue;
+            };
+            out += &format!("{indent}{label} stats: {}\n", agg.describe());
+            if group.len() > 1 {
+                for (i, c) in group.iter().enumerate() {
+                    out += &format!("{indent} [{}] {} ({} msgs)\n", i + 1, c.describe(), c.msgs);
+                }
+                out += &format!("{indent} {}\n", statistics(group));
+            }
+        }
+        if let Some(l) = &self.all_latency {
+            out += &format!(
+                "{indent}Request latency ({} requests of {} B): min {} | avg {} | max {}\n",
+                commas(l.count as i64),
+                s.size,
+                ns(l.min),
+                ns(l.avg),
+                ns(l.max)
+            );
+            out += &format!(
+                "{indent} p50 {} | p90 {} | p99 {} | p99.9 {}\n",
+                ns(l.p50),
+                ns(l.p90),
+                ns(l.p99),
+                ns(l.p999)
+            );
+        }
+        out
+    }
+
+    fn csv(&self, s: &Settings) -> String {
+        let run_id = format!(
+            "{}-{}",
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            std::process::id()
+        );
+        let mut out =
+            String::from("#RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec,BytesPerSec,DurationSecs");
+        if s.request {
+            out += ",LatencyMinUs,LatencyAvgUs,LatencyP50Us,LatencyP90Us,LatencyP99Us,LatencyP999Us,LatencyMaxUs";
+        }
+        out.push('\n');
+        let mut row = |id: String, c: &Sample, latency: Option<&Latency>| {
+            out += &format!(
+                "{run_id},{id},{},{},{},{:.6},{:.6}",
+                c.msgs,
+                c.bytes,
+                c.rate(),
+                c.throughput(),
+                c.seconds()
+            );
+            if s.request {
+                match latency {
+                    Some(l) => out += &format!(",{}", l.csv()),
+                    None => out += ",,,,,,,",
+                }
+            }
+            out.push('\n');
+        };
+        for (i, c) in self.subs.iter().enumerate() {
+            row(format!("S{i}"), c, None);
+        }
+        for (i, c) in self.pubs.iter().enumerate() {
+            row(format!("P{i}"), c, self.latencies.get(i));
+        }
+        out
+    }
+}
+
+/// Connection options for benchmark clients: deep buffers so the client library, not the
+/// channel between our task and its connection task, decides how writes are batched.
+async fn bench_client(g: &Global, name: &str, drops: Option<Counter>) -> Outcome<Client> {
+    let mut o = g
+        .options(name)?
+        .client_capacity(1 << 16)
+        .subscription_capacity(1 << 22)
+        .skip_subject_validation(true);
+    if let Some(drops) = drops {
+        o = o.event_callback(move |e| {
+            let drops = drops.clone();
+            async move {
+                if let Event::SlowConsumer(_) = e {
+                    drops.fetch_add(1, Relaxed);
+                }
+            }
+        });
+    }
+    g.connect_with(o).await
+}
+
+struct Progress {
+    enabled: bool,
+    total: u64,
+    started: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn draw(&mut self, done: u64) {
+        // Short runs finish before a bar would help; only draw after the first second.
+        if !self.enabled || self.started.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let width = 40usize;
+        let frac = (done as f64 / self.total.max(1) as f64).min(1.0);
+        let filled = (frac * width as f64) as usize;
+        let bar: String = (0..width)
+            .map(|i| if i < filled { '=' } else { ' ' })
+            .collect();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r[{bar}] {:>3.0}% {}/{} msgs ",
+            frac * 100.0,
+            commas(done as i64),
+            commas(self.total as i64)
+        );
+        let _ = err.flush();
+        self.shown = true;
+    }
+    fn finish(&mut self) {
+        if self.shown {
+            let _ = writeln!(std::io::stderr());
+            self.shown = false;
+        }
+    }
+}
+
+/// Watches the counters while `work` runs: draws progress and fails when nothing moved for
+/// the stall timeout (or on Ctrl-C), naming what each client got.
+async fn supervise<T>(
+    g: &Global,
+    work: impl std::future::Future<Output = T>,
+    counters: &[(String, Counter, u64)],
+    waiting_for_outside: bool,
+    drops: &Counter,
+    progress: &mut Progress,
+) -> Outcome<T> {
+    tokio::pin!(work);
+    let stall = g.timeout.max(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last_total = 0u64;
+    let mut last_change = Instant::now();
+    let total_expected: u64 = counters.iter().map(|c| c.2).sum();
+    loop {
+        tokio::select! {
+            out = &mut work => {
+                progress.draw(total_expected);
+                progress.finish();
+                return Ok(out);
+            }
+            _ = tick.tick() => {
+                let total: u64 = counters.iter().map(|c| c.1.load(Relaxed)).sum();
+                progress.draw(total);
+                if total != last_total {
+                    last_total = total;
+                    last_change = Instant::now();
+                } else if (total > 0 || !waiting_for_outside) && last_change.elapsed() >= stall {
+                    progress.finish();
+                    let detail: Vec<String> = counters
+                        .iter()
+                        .filter(|c| c.1.load(Relaxed) < c.2)
+                        .map(|(name, n, want)| {
+                            format!("{name} got {} of {}", commas(n.load(Relaxed) as i64), commas(*want as i64))
+                        })
+                        .collect();
+                    let dropped = drops.load(Relaxed);
+                    let hint = if dropped > 0 {
+                        format!(" ({dropped} slow-consumer events in the client)")
+                    } else {
+                        String::new()
+                    };
+                    return Err(Failure::new(format!(
+                        "benchmark stalled: no progress for {}: {}{hint}",
+                        go_duration(stall),
+                        detail.join(", ")
+                    )));
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                progress.finish();
+                return Err(Failure::new("interrupted"));
+            }
+        }
+    }
+}
+
+async fn join_all<T>(handles: Vec<JoinHandle<Outcome<T>>>) -> Outcome<Vec<T>> {
+    let mut out = Vec::with_capacity(handles.len());
+    for r in futures::future::join_all(handles).await {
+        out.push(r.map_err(|e| Failure::new(format!("benchmark task failed: {e}")))??);
+    }
+    Ok(out)
+}
+
+async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
+    let subject = Subject::from(s.subject.as_str());
+    let payload = Bytes::from(vec![0u8; s.size]);
+    let drops: Counter = Arc::default();
+    let mut counters: Vec<(String, Counter, u64)> = Vec::new();
+
+    // Subscribers first, each confirmed by a round trip, so no message is published before
+    // every subscription is in place.
+    let mut subscribers: Vec<(Client, Subscriber, Counter)> = Vec::new();
+    for i in 0..s.subs {
+        let c = bench_client(
+            g,
+            &format!("NATTER BENCH SUB {}", i + 1),
+            Some(drops.clone()),
+        )
+        .await?;
+        let sub = c.subscribe(subject.clone()).await?;
+        round_trip(&c, g.timeout).await?;
+        let n: Counter = Arc::default();
+        counters.push((format!("subscriber {}", i + 1), n.clone(), s.msgs));
+        subscribers.push((c, sub, n));
+    }
+    let mut publishers: Vec<(Client, u64, Counter)> = Vec::new();
+    for (i, count) in split(s.msgs, s.pubs).into_iter().enumerate() {
+        let c = bench_client(g, &format!("NATTER BENCH PUB {}", i + 1), None).await?;
+        let n: Counter = Arc::default();
+        counters.push((format!("publisher {}", i + 1), n.clone(), count));
+        publishers.push((c, count, n));
+    }
+    if s.subs > 0 {
+        log(format_args!(
+            "Starting {} subscriber(s), expecting {} messages each",
+            s.subs,
+            commas(s.msgs as i64)
+        ));
+    }
+    if s.pubs > 0 {
+        log(format_args!(
+            "Starting {} publisher(s), publishing {} messages",
+            s.pubs,
+            commas(s.msgs as i64)
+        ));
+    }
+
+    let size = s.size as u64;
+    let expect = s.msgs;
+    let sub_handles: Vec<JoinHandle<Outcome<Sample>>> = subscribers
+        .into_iter()
+        .map(|(client, mut sub, n)| {
+            tokio::spawn(async move {
+                let _keep = client;
+                let mut got = 0u64;
+                let mut start = Instant::now();
+                while got < expect {
+                    if sub.next().await.is_none() {
+                        return Err(Failure::new(format!(
+                            "subscription closed after {got} messages"
+                        )));
+                    }
+                    got += 1;
+                    if got == 1 {
+                        start = Instant::now();
+                    }
+                    n.store(got, Relaxed);
+                }
+                Ok(Sample {
+                    msgs: got,
+                    bytes: got * size,
+                    start,
+                    end: Instant::now(),
+                })
+            })
+        })
+        .collect();
+    let timeout = g.timeout;
+    let pub_handles: Vec<JoinHandle<Outcome<Sample>>> = publishers
+        .into_iter()
+        .map(|(client, count, n)| {
+            let subject = subject.clone();
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                let start = Instant::now();
+                for i in 1..=count {
+                    client.publish(subject.clone(), payload.clone()).await?;
+                    n.store(i, Relaxed);
+                }
+                // The publisher is done when the server has everything it sent.
+                round_trip(&client, timeout.max(Duration::from_secs(30))).await?;
+                Ok(Sample {
+                    msgs: count,
+                    bytes: count * size,
+                    start,
+                    end: Instant::now(),
+                })
+            })
+        })
+        .collect();
+
+    let mut progress = Progress {
+        enabled: s.progress,
+        total: counters.iter().map(|c| c.2).sum(),
+        started: Instant::now(),
+        shown: false,
+    };
+    let aborts: Vec<_> = sub_handles
+        .iter()
+        .map(|h| h.abort_handle())
+        .chain(pub_handles.iter().map(|h| h.abort_handle()))
+        .collect();
+    let work = async {
+        let pubs = join_all(pub_handles).await?;
+        let subs = join_all(sub_handles).await?;
+        Ok::<_, Failure>((pubs, subs))
+    };
+    let result = supervise(g, work, &counters, s.pubs == 0, &drops, &mut progress).await;
+    let (pubs, subs) = match result.and_then(|r| r) {
+        Ok(r) => r,
+        Err(e) => {
+            aborts.iter().for_each(|a| a.abort());
+            return Err(e);
+        }
+    };
+    Ok(Report {
+        pubs,
+        subs,
+        latencies: Vec::new(),
+        all_latency: None,
+    })
+}
+
+async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
+    let subject = Subject::from(s.subject.as_str());
+    let payload = Bytes::from(vec![0u8; s.size]);
+    let drops: Counter = Arc::default();
+    let epoch = Instant::now();
+
+    // Repliers share a queue group so each request gets exactly one reply.
+    let mut replier_state = Vec::new();
+    let mut replier_handles = Vec::new();
+    for i in 0..s.subs {
+        let c = bench_client(
+            g,
+            &format!("NATTER BENCH REPLY {}", i + 1),
+            Some(drops.clone()),
+        )
+        .await?;
+        let mut sub = c
+            .queue_subscribe(subject.clone(), "natter-bench".to_string())
+            .await?;
+        round_trip(&c, g.timeout).await?;
+        let count: Counter = Arc::default();
+        let first: Counter = Arc::default();
+        let last: Counter = Arc::default();
+        replier_state.push((count.clone(), first.clone(), last.clone()));
+        let payload = payload.clone();
+        replier_handles.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while let Some(msg) = sub.next().await {
+                let Some(reply) = msg.reply else { continue };
+                if c.publish(reply, payload.clone()).await.is_err() {
+                    break;
+                }
+                n += 1;
+                let t = epoch.elapsed().as_nanos() as u64;
+                if n == 1 {
+                    first.store(t, Relaxed);
+                }
+                last.store(t, Relaxed);
+                count.store(n, Relaxed);
+            }
+        }));
+    }
+    let mut requesters = Vec::new();
+    let mut counters: Vec<(String, Counter, u64)> = Vec::new();
+    for (i, count) in split(s.msgs, s.pubs).into_iter().enumerate() {
+        let c = bench_client(g, &format!("NATTER BENCH REQUEST {}", i + 1), None).await?;
+        let n: Counter = Arc::default();
+        counters.push((format!("requester {}", i + 1), n.clone(), count));
+        requesters.push((c, count, n));
+    }
+    log(format_args!(
+        "Starting {} requester(s) against {} replier(s), {} requests in total",
+        s.pubs,
+        s.subs,
+        commas(s.msgs as i64)
+    ));
+    let size = s.size as u64;
+    let handles: Vec<JoinHandle<Outcome<Timed>>> = requesters
+        .into_iter()
+        .map(|(client, count, n)| {
+            let subject = subject.clone();
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                let mut rtts = Vec::with_capacity(count as usize);
+                let start = Instant::now();
+                for i in 1..=count {
+                    let t0 = Instant::now();
+                    client
+                        .request(subject.clone(), payload.clone())
+                        .await
+                        .map_err(|e| match e.kind() {
+                            RequestErrorKind::NoResponders => {
+                                Failure::new(format!("no responders on {subject:?}"))
+                            }
+                            _ => Failure::new(format!("request {i} on {subject:?} failed: {e}")),
+                        })?;
+                    rtts.push(t0.elapsed().as_nanos() as u64);
+                    n.store(i, Relaxed);
+                }
+                let sample = Sample {
+                    msgs: count,
+                    bytes: count * size,
+                    start,
+                    end: Instant::now(),
+                };
+                Ok((sample, rtts))
+            })
+        })
+        .collect();
+    let mut progress = Progress {
+        enabled: s.progress,
+        total: s.msgs,
+        started: Instant::now(),
+        shown: false,
+    };
+    let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
+    let result = supervise(
+        g,
+        join_all(handles),
+        &counters,
+        false,
+        &drops,
+        &mut progress,
+    )
+    .await;
+    for h in &replier_handles {
+        h.abort();
+    }
+    let results = match result.and_then(|r| r) {
+        Ok(r) => r,
+        Err(e) => {
+            aborts.iter().for_each(|a| a.abort());
+            return Err(e);
+        }
+    };
+    let mut pubs = Vec::new();
+    let mut latencies = Vec::new();
+    let mut all = Vec::with_capacity(s.msgs as usize);
+    for (sample, mut rtts) in results {
+        rtts.sort_unstable();
+        if let Some(l) = Latency::of(&rtts) {
+            latencies.push(l);
+        }
+        all.extend_from_slice(&rtts);
+        pubs.push(sample);
+    }
+    all.sort_unstable();
+    let subs = replier_state
+        .iter()
+        .map(|(count, first, last)| {
+            let n = count.load(Relaxed);
+            Sample {
+                msgs: n,
+                bytes: n * size,
+                start: epoch + Duration::from_nanos(first.load(Relaxed)),
+                end: epoch + Duration::from_nanos(last.load(Relaxed)),
+            }
+        })
+        .collect();
+    Ok(Report {
+        pubs,
+        subs,
+        latencies,
+        all_latency: Latency::of(&all),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_split_evenly() {
+        assert_eq!(split(10, 3), vec![4, 3, 3]);
+        assert_eq!(split(9, 3), vec![3, 3, 3]);
+        assert_eq!(split(5, 1), vec![5]);
+    }
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<u64> = (1..=1000).collect();
+        let l = Latency::of(&v).unwrap();
+        assert_eq!(
+            (l.min, l.p50, l.p90, l.p99, l.p999, l.max),
+            (1, 500, 900, 990, 999, 1000)
+        );
+        assert_eq!(l.avg, 500);
+        let one = Latency::of(&[7]).unwrap();
+        assert_eq!((one.p50, one.p999), (7, 7));
+        assert!(Latency::of(&[]).is_none());
+    }
+
+    #[test]
+    fn statistics_line_matches_nats_bench() {
+        let t = Instant::now();
+        let mk = |msgs| Sample {
+            msgs,
+            bytes: msgs,
+            start: t,
+            end: t + Duration::from_secs(1),
+        };
+        assert_eq!(
+            statistics(&[mk(1000), mk(3000)]),
+            "min 1,000 | avg 2,000 | max 3,000 | stddev 1,000 msgs"
+        );
+        assert_eq!(mk(2_000_000).describe(), "2,000,000 msgs/sec ~ 1.91 MB/sec");
+    }
+}
