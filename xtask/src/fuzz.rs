@@ -1,11 +1,12 @@
-//! `cargo xtask fuzz [TARGET] [--seconds N]`: real coverage-guided fuzzing with cargo-fuzz.
+//! `cargo xtask fuzz [TARGET [INPUT]] [--seconds N]`: real coverage-guided fuzzing with
+//! cargo-fuzz, or one saved input (a crash artifact) run through a target to reproduce it.
 //!
 //! cargo-fuzz passes nightly-only flags (`-Zsanitizer=address`, sanitizer coverage) to rustc.
 //! No nightly toolchain can be installed here, so the stable compiler is told to accept them
 //! with `RUSTC_BOOTSTRAP=1`; docs/fuzzing.md records that this works on the machine's toolchain.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::command;
 use crate::failure::Failure;
@@ -17,16 +18,20 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 const DEFAULT_SECONDS: u64 = 60;
 
 /// What to fuzz and for how long.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Request {
     target: Option<String>,
+    /// A file to run through `target` once instead of fuzzing.
+    input: Option<PathBuf>,
     seconds: u64,
 }
 
 impl Request {
-    /// Parses `[TARGET] [--seconds N]` (also `--seconds=N`).
+    /// Parses `[TARGET [INPUT]] [--seconds N]` (also `--seconds=N`).
     pub fn parse(args: &[String]) -> Result<Request, Failure> {
         let mut request = Request {
             target: None,
+            input: None,
             seconds: DEFAULT_SECONDS,
         };
         let mut args = args.iter();
@@ -48,8 +53,12 @@ impl Request {
                 return Err(Failure::usage(format!(
                     "`fuzz` does not know the option `{arg}`"
                 )));
-            } else if request.target.replace(arg.clone()).is_some() {
-                return Err(Failure::usage("`fuzz` takes at most one TARGET"));
+            } else if request.target.is_none() {
+                request.target = Some(arg.clone());
+            } else if request.input.replace(PathBuf::from(arg)).is_some() {
+                return Err(Failure::usage(
+                    "`fuzz` takes at most a TARGET and one INPUT file",
+                ));
             }
         }
         Ok(request)
@@ -72,6 +81,9 @@ pub fn run(request: Request) -> Result<(), Failure> {
     ensure_cargo_fuzz()?;
 
     let root = workspace::root();
+    if let Some(input) = &request.input {
+        return reproduce(&root, &chosen[0], input);
+    }
     for target in &chosen {
         // libFuzzer writes every new interesting input into the first corpus directory. Point
         // it at a scratch directory so the checked-in seeds only change when someone means it.
@@ -92,6 +104,9 @@ pub fn run(request: Request) -> Result<(), Failure> {
         }
         cmd.arg("--")
             .arg(format!("-max_total_time={}", request.seconds));
+        if let Some(len) = max_len(target) {
+            cmd.arg(format!("-max_len={len}"));
+        }
         command::run("fuzz", &mut cmd).map_err(|_| {
             Failure::new(
                 "fuzz",
@@ -109,6 +124,46 @@ pub fn run(request: Request) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// Runs one saved input through `target` once, as libFuzzer does for a file argument: the same
+/// build, checks and sanitizer as the fuzzing run that saved it, so a crash reproduces exactly,
+/// including one from the `Arbitrary` half of `roundtrip`, which the stable replay never runs.
+fn reproduce(root: &Path, target: &str, input: &Path) -> Result<(), Failure> {
+    if !input.is_file() {
+        return Err(Failure::usage(format!(
+            "INPUT `{}` is not a file",
+            input.display()
+        )));
+    }
+    // Relative to where the command was typed, while cargo runs from the repository root.
+    let input = std::env::current_dir()
+        .map(|dir| dir.join(input))
+        .unwrap_or_else(|_| input.to_path_buf());
+    let mut cmd = workspace::cargo();
+    cmd.env("RUSTC_BOOTSTRAP", "1")
+        .args(["fuzz", "run", "--fuzz-dir"])
+        .arg(root.join("fuzz"))
+        .arg(target)
+        .arg(&input);
+    command::run("fuzz", &mut cmd).map_err(|_| {
+        Failure::new(
+            "fuzz",
+            format!(
+                "`{target}` fails on {}: reproduced (the panic and its message are above)",
+                input.display()
+            ),
+        )
+    })?;
+    println!("xtask: `{target}` passes on {}", input.display());
+    Ok(())
+}
+
+/// libFuzzer's `-max_len` for a target, when its default (the largest seed, at least 4096
+/// bytes) is too short: the stream parsers fuzz with the default limits, and only an input
+/// longer than the 4096-byte control-line limit reaches that check.
+fn max_len(target: &str) -> Option<usize> {
+    matches!(target, "client_ops" | "route_ops").then_some(8192)
 }
 
 /// The fuzz targets: one per `fuzz/fuzz_targets/*.rs`.
@@ -149,4 +204,48 @@ fn ensure_cargo_fuzz() -> Result<(), Failure> {
             CARGO_FUZZ_VERSION,
         ]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Request, Failure> {
+        Request::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn target_input_and_seconds() {
+        assert_eq!(
+            parse(&["roundtrip", "fuzz/artifacts/roundtrip/crash-1"]).unwrap(),
+            Request {
+                target: Some("roundtrip".into()),
+                input: Some(PathBuf::from("fuzz/artifacts/roundtrip/crash-1")),
+                seconds: DEFAULT_SECONDS,
+            }
+        );
+        assert_eq!(
+            parse(&["--seconds=5", "client_ops"]).unwrap(),
+            Request {
+                target: Some("client_ops".into()),
+                input: None,
+                seconds: 5,
+            }
+        );
+    }
+
+    #[test]
+    fn a_third_positional_argument_is_refused() {
+        let err = parse(&["roundtrip", "a", "b"]).unwrap_err();
+        assert!(err.is_usage());
+        assert!(parse(&["--seconds", "0"]).unwrap_err().is_usage());
+    }
+
+    #[test]
+    fn only_the_stream_parsers_get_a_longer_max_len() {
+        assert_eq!(max_len("client_ops"), Some(8192));
+        assert_eq!(max_len("route_ops"), Some(8192));
+        assert_eq!(max_len("roundtrip"), None);
+        assert_eq!(max_len("sublist_ops"), None);
+    }
 }

@@ -10,11 +10,9 @@ use crate::failure::Failure;
 use crate::tally::Tally;
 use crate::workspace;
 
-/// What the suite needs from PyPI, pinned so every machine tests against the same client.
-const PACKAGES: &[&str] = &["nats-py==2.16.0", "pytest==9.2.0", "pytest-asyncio==1.5.0"];
-
-/// Extra packages the suite itself may ask for, installed on top of [`PACKAGES`] when present.
-const SUITE_REQUIREMENTS: &str = "interop/python/requirements.txt";
+/// Everything the suite needs from PyPI, pinned, one place: xtask installs exactly this file
+/// and rebuilds the virtualenv whenever its contents change.
+const REQUIREMENTS: &str = "interop/python/requirements.txt";
 
 const SUITE: &str = "interop/python";
 
@@ -23,19 +21,32 @@ const PYTEST_NO_TESTS: i32 = 5;
 
 /// Sets up the virtualenv, builds the server, runs pytest; returns pytest's counts.
 pub fn run() -> Result<Tally, Failure> {
+    let (tally, result) = suite();
+    result.map(|()| tally.unwrap_or_default())
+}
+
+/// [`run`], also giving pytest's counts when pytest ran but the suite failed, so `ci` can
+/// count failed tests. `None`: pytest did not get to run.
+pub fn suite() -> (Option<Tally>, Result<(), Failure>) {
     let root = workspace::root();
     let suite = root.join(SUITE);
     if !suite.is_dir() {
-        return Err(Failure::new(
-            "interop",
-            format!(
-                "{} does not exist; the nats-py suite is part of the test command",
-                suite.display()
-            ),
-        ));
+        return (
+            None,
+            Err(Failure::new(
+                "interop",
+                format!(
+                    "{} does not exist; the nats-py suite is part of the test command",
+                    suite.display()
+                ),
+            )),
+        );
     }
-    let python = virtualenv(&root)?;
-    let server = build_server()?;
+    let prepared = virtualenv(&root).and_then(|python| Ok((python, build_server()?)));
+    let (python, server) = match prepared {
+        Ok(ready) => ready,
+        Err(e) => return (None, Err(e)),
+    };
 
     let mut cmd = Command::new(&python);
     cmd.current_dir(&root)
@@ -43,10 +54,13 @@ pub fn run() -> Result<Tally, Failure> {
         // Keep the work tree clean: no __pycache__ beside the tests, no .pytest_cache at the root.
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .args(["-m", "pytest", SUITE, "-q", "-p", "no:cacheprovider"]);
-    let out = command::tee("interop", &mut cmd)?;
+    let out = match command::tee("interop", &mut cmd) {
+        Ok(out) => out,
+        Err(e) => return (None, Err(e)),
+    };
     let tally = Tally::from_pytest(&out.text);
-    match out.status.code() {
-        Some(0) if tally.passed > 0 => Ok(tally),
+    let result = match out.status.code() {
+        Some(0) if tally.passed > 0 => Ok(()),
         Some(0) => Err(Failure::new(
             "interop",
             "pytest exited 0 but reported no passed test",
@@ -58,7 +72,8 @@ pub fn run() -> Result<Tally, Failure> {
             ),
         )),
         _ => Err(command::failed("interop", &cmd, out.status)),
-    }
+    };
+    (Some(tally), result)
 }
 
 /// Returns the virtualenv's python, creating the virtualenv or reusing it when its stamp says
@@ -77,14 +92,17 @@ fn virtualenv(root: &Path) -> Result<PathBuf, Failure> {
     let python = venv.join("bin").join("python");
     let stamp_path = venv.join("natter-stamp.txt");
 
-    let requirements = root.join(SUITE_REQUIREMENTS);
-    let extra = fs::read_to_string(&requirements).unwrap_or_default();
-    let stamp = format!(
-        "{}\n{}\n{}",
-        base_version.trim(),
-        PACKAGES.join("\n"),
-        extra.trim()
-    );
+    let requirements = root.join(REQUIREMENTS);
+    let pins = fs::read_to_string(&requirements).map_err(|e| {
+        Failure::new(
+            STEP,
+            format!(
+                "cannot read {} ({e}); it lists the packages the interop suite needs",
+                requirements.display()
+            ),
+        )
+    })?;
+    let stamp = stamp(base_version.trim(), &pins);
 
     let stamped = fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp);
     if stamped
@@ -117,11 +135,9 @@ fn virtualenv(root: &Path) -> Result<PathBuf, Failure> {
         "install",
         "--disable-pip-version-check",
         "--quiet",
+        "-r",
     ])
-    .args(PACKAGES);
-    if !extra.trim().is_empty() {
-        pip.arg("-r").arg(&requirements);
-    }
+    .arg(&requirements);
     command::run(STEP, &mut pip).map_err(|e| {
         Failure::new(
             STEP,
@@ -131,6 +147,12 @@ fn virtualenv(root: &Path) -> Result<PathBuf, Failure> {
     fs::write(&stamp_path, stamp)
         .map_err(|e| Failure::new(STEP, format!("cannot write {}: {e}", stamp_path.display())))?;
     Ok(python)
+}
+
+/// What the virtualenv's stamp file holds: the base interpreter and the requirements exactly as
+/// read, so editing a pin (or adding a package) rebuilds the virtualenv on the next run.
+fn stamp(base_version: &str, requirements: &str) -> String {
+    format!("{base_version}\n{REQUIREMENTS}:\n{requirements}")
 }
 
 /// Builds `natter-server` (debug) and returns the binary's absolute path, read from cargo's own
@@ -198,7 +220,26 @@ fn json_string_field(line: &str, field: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::json_string_field;
+    use super::{json_string_field, stamp};
+
+    #[test]
+    fn stamp_changes_with_any_pin_or_the_interpreter() {
+        let pins = "nats-py==2.16.0\npytest==9.2.0\n";
+        let base = stamp("Python 3.11.2", pins);
+        assert_eq!(base, stamp("Python 3.11.2", pins));
+        assert_ne!(
+            base,
+            stamp("Python 3.11.2", "nats-py==2.16.1\npytest==9.2.0\n")
+        );
+        assert_ne!(
+            base,
+            stamp(
+                "Python 3.11.2",
+                "nats-py==2.16.0\npytest==9.2.0\nprometheus-client==0.26.0\n"
+            )
+        );
+        assert_ne!(base, stamp("Python 3.12.1", pins));
+    }
 
     #[test]
     fn reads_the_executable_of_an_artifact_message() {

@@ -8,7 +8,8 @@
 //! cargo xtask ci                      # the one test command (README, .ci/run)
 //! cargo xtask interop                 # only the nats-py interop suite
 //! cargo xtask fuzz client_ops --seconds 60
-//! cargo xtask bench
+//! cargo xtask fuzz roundtrip fuzz/artifacts/roundtrip/crash-...   # reproduce a crash
+//! cargo xtask bench [--quick] [--rounds N] [--no-write]
 //! ```
 
 mod bench;
@@ -33,18 +34,28 @@ failed and why, and exits non-zero.
 Commands:
   ci                     The whole check, in order: cargo fmt --check; cargo clippy
                          (-D warnings); the test suite (cargo nextest + doctests when
-                         cargo-nextest is installed, else cargo test); the fuzz corpus
-                         replay; the nats-py interop suite. This is the project's test command.
+                         cargo-nextest is installed and NATTER_CI_NO_NEXTEST is unset, else
+                         cargo test); a check that the fuzz corpus replay tests ran; the fuzz
+                         targets' lints; the nats-py interop suite. Last line:
+                         `ci: N passed, M failed`. This is the project's test command.
   interop                Only the Python interop suite: a virtualenv under target/interop-venv
-                         (nats-py, pytest, pytest-asyncio), a debug build of natter-server, then
+                         (interop/python/requirements.txt), a debug build of natter-server, then
                          pytest over interop/python with NATTER_SERVER_BIN set.
-  fuzz [TARGET] [--seconds N]
+  fuzz [TARGET [INPUT]] [--seconds N]
                          Runs the libFuzzer targets in fuzz/ through cargo-fuzz on the stable
                          toolchain (RUSTC_BOOTSTRAP=1), installing cargo-fuzz when it is missing.
                          Without TARGET every target runs in turn; N seconds each (default 60).
-                         Crashes land in fuzz/artifacts/TARGET/; see docs/fuzzing.md.
-  bench                  For now: cargo bench -p natter-proto -p natter-sublist (criterion).
-                         The side-by-side benchmark against nats-server comes later.
+                         Crashes land in fuzz/artifacts/TARGET/; see docs/fuzzing.md. With
+                         INPUT (such a crash file), runs only that input, to reproduce it.
+  bench [--quick] [--rounds N] [--no-write] [--crates]
+                         natter-server side by side with nats-server (Debian's package,
+                         installed when missing and run as root): release build, the same
+                         scenarios driven by `natter bench` against both, alternating, N rounds
+                         (default 3; --quick: 1 round, a quarter of the messages), RSS per idle
+                         connection, and a second load generator (libnats) as a check. Writes
+                         the table into docs/benchmarks.md unless --no-write. A few minutes;
+                         --quick under one. --crates: the criterion benches of natter-proto and
+                         natter-sublist instead.
   help                   This text.
 ";
 
@@ -58,7 +69,7 @@ fn main() -> ExitCode {
         "ci" => no_arguments("ci", rest).and_then(|()| ci::run()),
         "interop" => no_arguments("interop", rest).and_then(|()| interop::run().map(drop)),
         "fuzz" => fuzz::Request::parse(rest).and_then(fuzz::run),
-        "bench" => no_arguments("bench", rest).and_then(|()| bench::run()),
+        "bench" => bench::Request::parse(rest).and_then(bench::run),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())

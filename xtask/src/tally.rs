@@ -31,21 +31,35 @@ impl fmt::Display for Tally {
 }
 
 impl Tally {
+    /// The closing line of `cargo xtask ci`, `ci: N passed, M failed`, exactly that: tooling
+    /// reads it, so skipped tests are reported elsewhere.
+    pub fn ci_line(&self) -> String {
+        format!("ci: {} passed, {} failed", self.passed, self.failed)
+    }
+
     /// Sums libtest's `test result: ok. 3 passed; 0 failed; 1 ignored; ...` lines (one per test
     /// binary, doctests included).
     pub fn from_libtest(text: &str) -> Tally {
         let mut tally = Tally::default();
-        for line in plain(text).lines() {
-            let Some(rest) = line.trim().strip_prefix("test result:") else {
-                continue;
-            };
-            tally += Tally {
+        for binary in Tally::libtest_binaries(text) {
+            tally += binary;
+        }
+        tally
+    }
+
+    /// Each `test result:` line on its own, in order: one per test binary that ran (and one
+    /// for each crate's doctests).
+    pub fn libtest_binaries(text: &str) -> Vec<Tally> {
+        plain(text)
+            .lines()
+            // The space matters: `test result::tests::x ... ok` is a test named `result::...`.
+            .filter_map(|line| line.trim().strip_prefix("test result: "))
+            .map(|rest| Tally {
                 passed: count_before(rest, "passed"),
                 failed: count_before(rest, "failed"),
                 skipped: count_before(rest, "ignored"),
-            };
-        }
-        tally
+            })
+            .collect()
     }
 
     /// Reads nextest's closing `Summary [ 1.2s] 40 tests run: 39 passed, 1 failed, 2 skipped`.
@@ -208,6 +222,32 @@ test result: FAILED. 4 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; 
     fn pytest_ignores_a_test_name_that_mentions_passed() {
         let text = "test_passed_in_order.py ....\n4 passed in 0.50s\n";
         assert_eq!(Tally::from_pytest(text).passed, 4);
+    }
+
+    #[test]
+    fn ci_line_leaves_skipped_out() {
+        let t = Tally {
+            passed: 310,
+            failed: 2,
+            skipped: 4,
+        };
+        assert_eq!(t.ci_line(), "ci: 310 passed, 2 failed");
+    }
+
+    #[test]
+    fn libtest_binaries_one_per_result_line() {
+        let text = "\
+     Running tests/corpus_replay.rs (target/debug/deps/corpus_replay-1)
+test result: ok. 4 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.20s
+     Running tests/corpus_replay.rs (target/debug/deps/corpus_replay-2)
+test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+";
+        let binaries = Tally::libtest_binaries(text);
+        assert_eq!(binaries.len(), 2);
+        let named_result = "test result::tests::keeps_groups ... ok\n";
+        assert!(Tally::libtest_binaries(named_result).is_empty());
+        assert_eq!(binaries[0].passed, 4);
+        assert_eq!(binaries[1].passed, 0);
     }
 
     #[test]
