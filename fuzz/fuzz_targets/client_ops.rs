@@ -1,4 +1,4 @@
-//! A client's byte stream through `ClientParser`, with small limits.
+//! A client's byte stream through `ClientParser`, with the default limits.
 //!
 //! The input is the stream itself, as in the checked-in seeds (`fuzz/corpus/client_ops`, which
 //! the stable corpus replay reads the same way). It is decoded three times: whole, byte by
@@ -13,12 +13,13 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use natter_proto::{ClientOp, ClientParser, Limits, ProtoError};
 
-/// Small limits, so short inputs already reach the limit checks.
-fn small_limits() -> Limits {
-    Limits {
-        max_control_line: 128,
-        max_payload: 512,
-    }
+/// The limits the stable corpus replay (`natter-proto/tests/corpus_replay.rs`) decodes with, so
+/// an input this target keeps or crashes on is checked under the same limits once it is added
+/// to the corpus. Short inputs still reach both limit checks: a declared size over 1 MiB is a
+/// few bytes, and `cargo xtask fuzz` raises libFuzzer's `-max_len` to 8192 so a control line
+/// can run past 4096 bytes.
+fn replay_limits() -> Limits {
+    Limits::default()
 }
 
 /// Most bytes a parser waiting for the rest of a frame may keep: a control line at the limit,
@@ -44,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
 type Outcome = Vec<Result<ClientOp, ProtoError>>;
 
 fn decode(data: &[u8], chunk: usize) -> Outcome {
-    let limits = small_limits();
+    let limits = replay_limits();
     let mut parser = ClientParser::new(limits);
     let mut buf = BytesMut::new();
     let mut outcome = Vec::new();
