@@ -113,8 +113,8 @@ impl Outbound {
         let unsent = after + st.in_flight;
         let max_pending = self.limits.max_pending();
         if over_limit(unsent, max_pending) {
-            st.buf.truncate(before);
             st.reason = Some(CloseReason::SlowConsumer);
+            self.discard(&mut st);
             st.stalled = false;
             self.stalled.store(false, Ordering::Release);
             self.closed.store(true, Ordering::Release);
@@ -282,6 +282,9 @@ impl Outbound {
         if st.reason.is_none() {
             st.reason = Some(reason);
         }
+        if st.reason.is_some_and(|r| r.skips_flush()) {
+            self.discard(&mut st);
+        }
         st.stalled = false;
         self.stalled.store(false, Ordering::Release);
         self.closed.store(true, Ordering::Release);
@@ -289,6 +292,16 @@ impl Outbound {
         self.notify.notify_one();
         // Nobody needs to wait for a closed session to catch up.
         self.drained.notify_waiters();
+    }
+
+    /// Frees everything queued for a session whose unsent bytes will never be written.
+    /// Publishers' match caches may keep the session alive for a while after it closed;
+    /// without this, each such slow consumer would pin up to `max_pending` bytes.
+    fn discard(&self, st: &mut State) {
+        st.buf = BytesMut::new();
+        st.in_flight = 0;
+        self.pending.store(0, Ordering::Release);
+        self.unsent.store(0, Ordering::Relaxed);
     }
 
     /// Resolves once the outbound is closed for a reason that drops what is unsent
