@@ -79,6 +79,11 @@ pub struct Client {
     /// Nanoseconds after `epoch`.
     last_activity: AtomicU64,
     subs: Mutex<HashMap<Bytes, Arc<Sub>>>,
+    /// What a socket session held when it was closed: `close` empties `subs`, and
+    /// monitoring lists closed connections with the subscriptions they had.
+    subs_at_close: Mutex<Vec<SubscriptionInfo>>,
+    /// Last PING to PONG round trip the server measured, in nanoseconds (0: none yet).
+    rtt: AtomicU64,
     /// Shared with the router's session table, which sums it into the router totals.
     /// Its publish-side lock (counters and match cache) is taken by this session's own
     /// publishes and by monitoring, never while delivering, so a delivery that closes a
@@ -128,6 +133,8 @@ impl Client {
             epoch: Instant::now(),
             last_activity: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
+            subs_at_close: Mutex::new(Vec::new()),
+            rtt: AtomicU64::new(0),
             traffic,
             local_pending: AtomicUsize::new(0),
             slow_consumers: AtomicU64::new(0),
@@ -375,15 +382,25 @@ impl Client {
     /// The session's subscriptions, for monitoring.
     pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
         let subs: Vec<Arc<Sub>> = self.subs.lock().values().cloned().collect();
-        subs.iter()
-            .map(|s| SubscriptionInfo {
-                sid: s.sid.clone(),
-                subject: s.subject.clone(),
-                queue: s.queue.clone(),
-                delivered: s.delivered(),
-                max: Some(s.max()).filter(|m| *m > 0),
-            })
-            .collect()
+        subs.iter().map(|s| sub_info(s)).collect()
+    }
+
+    /// The subscriptions a socket session ([`ClientKind::Client`]) held when it was
+    /// closed, in no particular order; empty while it is open and for local sessions.
+    pub fn subscriptions_at_close(&self) -> Vec<SubscriptionInfo> {
+        self.subs_at_close.lock().clone()
+    }
+
+    /// Records a PING to PONG round trip the server measured (`/connz` `rtt`). Zero is
+    /// stored as one nanosecond, so a measured session never reads as unmeasured.
+    pub fn set_rtt(&self, rtt: Duration) {
+        let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.rtt.store(ns, Ordering::Relaxed);
+    }
+
+    /// The last round trip given to [`set_rtt`](Client::set_rtt); zero before any.
+    pub fn rtt(&self) -> Duration {
+        Duration::from_nanos(self.rtt.load(Ordering::Relaxed))
     }
 
     /// Routes one message: to every matching plain subscription and to one member of
@@ -708,6 +725,9 @@ impl Client {
             return false;
         }
         let subs = std::mem::take(&mut *self.subs.lock());
+        if self.kind == ClientKind::Client && !subs.is_empty() {
+            *self.subs_at_close.lock() = subs.values().map(|s| sub_info(s)).collect();
+        }
         for sub in subs.values() {
             self.drop_sub(sub);
         }
@@ -751,6 +771,16 @@ impl Client {
             slow_consumers: self.slow_consumers.load(Ordering::Relaxed),
             closed: self.close_reason(),
         }
+    }
+}
+
+fn sub_info(s: &Sub) -> SubscriptionInfo {
+    SubscriptionInfo {
+        sid: s.sid.clone(),
+        subject: s.subject.clone(),
+        queue: s.queue.clone(),
+        delivered: s.delivered(),
+        max: Some(s.max()).filter(|m| *m > 0),
     }
 }
 

@@ -6,7 +6,7 @@
 //! writes it with one `write_all`, many messages per syscall.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +29,6 @@ const READ_MAX: usize = 64 * 1024;
 const WRITE_BUF_KEEP: usize = 1024 * 1024;
 
 /// Liveness bookkeeping shared by the reader (PONGs, input) and the writer (PING timer).
-#[derive(Default)]
 struct Liveness {
     pings_out: AtomicU32,
     had_input: AtomicBool,
@@ -37,6 +36,38 @@ struct Liveness {
     /// A CONNECT was accepted: the writer restarts its PING timer with the short first
     /// interval.
     connected: Notify,
+    /// Origin of `ping_sent`.
+    epoch: Instant,
+    /// When the last server PING was queued, in nanoseconds after `epoch` plus one (0: no
+    /// PING awaits its PONG). As in nats-server, a later PING restarts the measurement.
+    ping_sent: AtomicU64,
+}
+
+impl Liveness {
+    fn new() -> Self {
+        Liveness {
+            pings_out: AtomicU32::new(0),
+            had_input: AtomicBool::new(false),
+            got_pong: AtomicBool::new(false),
+            connected: Notify::new(),
+            epoch: Instant::now(),
+            ping_sent: AtomicU64::new(0),
+        }
+    }
+
+    fn since_epoch(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    fn ping_queued(&self) {
+        self.ping_sent.store(self.since_epoch(), Ordering::Relaxed);
+    }
+
+    /// The round trip of the PING this PONG answers; `None` for a PONG nobody asked for.
+    fn pong_received(&self) -> Option<Duration> {
+        let sent = self.ping_sent.swap(0, Ordering::Relaxed);
+        (sent != 0).then(|| Duration::from_nanos(self.since_epoch().saturating_sub(sent)))
+    }
 }
 
 /// Runs one accepted connection to completion.
@@ -54,7 +85,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
     }
 
     let (rd, wr) = stream.into_split();
-    let liveness = Arc::new(Liveness::default());
+    let liveness = Arc::new(Liveness::new());
     let (done_tx, done_rx) = oneshot::channel::<()>();
     let writer = tokio::spawn(write_loop(
         wr,
@@ -323,6 +354,9 @@ impl Reader {
             ClientOp::Pong => {
                 self.liveness.pings_out.store(0, Ordering::Relaxed);
                 self.liveness.got_pong.store(true, Ordering::Relaxed);
+                if let Some(rtt) = self.liveness.pong_received() {
+                    self.client.set_rtt(rtt);
+                }
             }
             ClientOp::Pub {
                 subject,
@@ -611,6 +645,7 @@ async fn write_loop(
                     client.close(CloseReason::StaleConnection);
                 } else {
                     liveness.pings_out.store(out_now + 1, Ordering::Relaxed);
+                    liveness.ping_queued();
                     outbound.push(encode::ping);
                 }
             }

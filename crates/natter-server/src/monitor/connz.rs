@@ -47,7 +47,7 @@ pub(crate) struct ConnInfo {
     stop: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
-    /// Round-trip time. The server does not time PING/PONG yet, so this is `0s`.
+    /// Round trip of the last server PING, `0s` until one was answered.
     rtt: String,
     uptime: String,
     idle: String,
@@ -312,6 +312,26 @@ fn descending_key(r: &Row, by: SortBy, now: SystemTime) -> u128 {
     }
 }
 
+fn rtt(row: &Row) -> String {
+    let d = match (&row.client, &row.closed) {
+        (Some(c), _) => c.rtt(),
+        (None, Some(closed)) => closed.rtt,
+        (None, None) => Duration::ZERO,
+    };
+    rtt_text(d)
+}
+
+/// The round trip as nats-server prints it: between a microsecond and a millisecond it
+/// is truncated to whole microseconds.
+fn rtt_text(d: Duration) -> String {
+    let d = if d > Duration::from_micros(1) && d < Duration::from_millis(1) {
+        Duration::from_micros(d.as_micros() as u64)
+    } else {
+        d
+    };
+    clock::go_duration(d)
+}
+
 fn reason(r: &Row) -> &'static str {
     r.closed.as_ref().map_or("", |c| c.reason)
 }
@@ -335,10 +355,14 @@ pub(crate) fn build(shared: &Shared, q: &Query) -> Result<Connz, String> {
 fn conn_info(row: &Row, opts: &ConnzOptions, now: SystemTime) -> ConnInfo {
     let s = &row.stats;
     let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-    let subs = match (&row.client, opts.subs) {
-        (Some(c), SubsDetail::List | SubsDetail::Detail) => sorted_subscriptions(c),
-        _ => Vec::new(),
+    let subs = match (&row.client, &row.closed, opts.subs) {
+        (_, _, SubsDetail::None) => Vec::new(),
+        (Some(c), _, _) => sorted_subscriptions(c),
+        (None, Some(closed), _) => closed.subs.clone(),
+        (None, None, _) => Vec::new(),
     };
+    // nats-server names the account in the kept detail of a closed connection.
+    let detail_account = row.closed.as_ref().map(|_| &*s.account);
     let (list, detail) = match opts.subs {
         SubsDetail::None => (Vec::new(), Vec::new()),
         SubsDetail::List => (
@@ -350,7 +374,7 @@ fn conn_info(row: &Row, opts: &ConnzOptions, now: SystemTime) -> ConnInfo {
         SubsDetail::Detail => (
             Vec::new(),
             subs.iter()
-                .map(|sub| SubDetail::new(sub, s.cid, None))
+                .map(|sub| SubDetail::new(sub, s.cid, detail_account))
                 .collect(),
         ),
     };
@@ -364,7 +388,7 @@ fn conn_info(row: &Row, opts: &ConnzOptions, now: SystemTime) -> ConnInfo {
         last_activity: clock::rfc3339_nanos(s.last_activity),
         stop: row.stop().map(clock::rfc3339_nanos),
         reason: row.closed.as_ref().map(|c| c.reason),
-        rtt: clock::go_duration(Duration::ZERO),
+        rtt: rtt(row),
         uptime: clock::uptime(row.uptime(now)),
         idle: clock::uptime(row.idle(now)),
         pending_bytes: s.pending_bytes,
@@ -379,5 +403,24 @@ fn conn_info(row: &Row, opts: &ConnzOptions, now: SystemTime) -> ConnInfo {
         account: (opts.auth && *s.account != *GLOBAL_ACCOUNT).then(|| s.account.to_string()),
         subscriptions_list: list,
         subscriptions_list_detail: detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtt_prints_like_nats_server() {
+        assert_eq!(rtt_text(Duration::ZERO), "0s");
+        assert_eq!(rtt_text(Duration::from_nanos(1)), "1ns");
+        assert_eq!(rtt_text(Duration::from_nanos(1_000)), "1µs");
+        assert_eq!(rtt_text(Duration::from_nanos(314_159)), "314µs");
+        assert_eq!(rtt_text(Duration::from_nanos(999_999)), "999µs");
+        assert_eq!(rtt_text(Duration::from_nanos(505_662_119)), "505.662119ms");
+        assert_eq!(
+            rtt_text(Duration::from_nanos(1_500_000_001)),
+            "1.500000001s"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! A deliberately small HTTP/1.1 server for the monitoring port: GET and HEAD only, no
-//! request bodies, keep-alive, pipelining, bounded request heads and a read timeout.
+//! request bodies, keep-alive, pipelining, bounded request heads, a short timeout for
+//! connections that send nothing and a longer one for a request head in progress.
 //!
 //! Monitoring answers a handful of fixed paths to scrapers and scripts; a full HTTP stack
 //! would cost more build time and attack surface than the whole feature is worth.
@@ -20,8 +21,11 @@ pub(crate) struct HttpLimits {
     pub(crate) max_head: usize,
     /// Most header lines in one request.
     pub(crate) max_headers: usize,
-    /// How long a whole request head may take to arrive, and how long an idle keep-alive
-    /// connection is kept.
+    /// How long a connection may sit without sending the first byte of its next request
+    /// (a fresh connection, or keep-alive between requests). Short, because such sockets
+    /// hold a slot of the monitor's connection cap and give nothing back.
+    pub(crate) idle_timeout: Duration,
+    /// How long a request head may take to arrive once its first byte has.
     pub(crate) read_timeout: Duration,
     /// How long writing one response may take.
     pub(crate) write_timeout: Duration,
@@ -32,10 +36,23 @@ impl Default for HttpLimits {
         HttpLimits {
             max_head: 16 * 1024,
             max_headers: 100,
+            idle_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// Where a connection is in its request cycle, reported to the caller of [`serve`] so it
+/// can tell which connections are safe to close when it needs room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for the first byte of the next request.
+    Idle,
+    /// Part of a request head has arrived.
+    Reading,
+    /// A request is being answered.
+    Busy,
 }
 
 /// Request methods the monitor answers.
@@ -194,8 +211,12 @@ fn refuse(status: u16, text: &str) -> Refusal {
 }
 
 /// Where the request head ends (index just past the blank line), if it is all there.
-fn head_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
+///
+/// `scanned` is the start of the first line not yet seen complete; it carries over between
+/// reads of the same head so a client sending one byte per read costs linear time, not
+/// quadratic. Start it at 0 for each new head.
+fn head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
+    let mut i = *scanned;
     while let Some(p) = buf[i..].iter().position(|&b| b == b'\n') {
         let nl = i + p;
         // A line that is empty or just "\r" ends the head; bare LF is tolerated.
@@ -204,6 +225,7 @@ fn head_end(buf: &[u8]) -> Option<usize> {
         }
         i = nl + 1;
     }
+    *scanned = i;
     None
 }
 
@@ -283,27 +305,52 @@ fn parse_head(head: &[u8], limits: &HttpLimits) -> Result<Request, Refusal> {
 }
 
 /// Serves requests on one connection until the peer closes, a request asks to close, a
-/// limit is hit, or `stop` resolves.
-pub(crate) async fn serve<S, F>(
+/// limit is hit, or `stop` resolves (checked while waiting for request bytes, never in
+/// the middle of writing an answer).
+///
+/// `phase` hears every change of [`Phase`]; returning false ends the connection there,
+/// which lets the caller take back a connection it chose to close while it was idle.
+pub(crate) async fn serve<S, F, P>(
     mut stream: S,
     limits: HttpLimits,
     stop: impl Future<Output = ()>,
     mut handler: F,
+    mut phase: P,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(&Request) -> Response,
+    P: FnMut(Phase) -> bool,
 {
     tokio::pin!(stop);
     let mut buf = BytesMut::with_capacity(1024);
     let mut out = Vec::with_capacity(4096);
     loop {
-        let deadline = tokio::time::Instant::now() + limits.read_timeout;
+        let mut deadline = tokio::time::Instant::now() + limits.idle_timeout;
+        let mut reported = None;
+        let mut scanned = 0;
         let end = loop {
-            // Blank lines before a request are allowed (RFC 9112 2.2).
-            while buf.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
-                buf.advance(1);
+            // Blank lines before a request are allowed (RFC 9112 2.2). They do not count
+            // as the request starting, so they cannot keep an idle connection alive.
+            if scanned == 0 {
+                while buf.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
+                    buf.advance(1);
+                }
             }
-            let end = head_end(&buf);
+            let now = if buf.is_empty() {
+                Phase::Idle
+            } else {
+                Phase::Reading
+            };
+            if reported != Some(now) {
+                if now == Phase::Reading {
+                    deadline = tokio::time::Instant::now() + limits.read_timeout;
+                }
+                if !phase(now) {
+                    return;
+                }
+                reported = Some(now);
+            }
+            let end = head_end(&buf, &mut scanned);
             if let Some(end) = end.filter(|&e| e <= limits.max_head) {
                 break end;
             }
@@ -329,6 +376,9 @@ pub(crate) async fn serve<S, F>(
                 },
             }
         };
+        if !phase(Phase::Busy) {
+            return;
+        }
         let head = buf.split_to(end);
         let (response, head_only, close) = match parse_head(&head, &limits) {
             Ok(req) => (handler(&req), req.method == Method::Head, !req.keep_alive),
@@ -385,7 +435,13 @@ mod tests {
 
     async fn exchange(input: &[u8], limits: HttpLimits) -> String {
         let (mut client, server) = duplex(64 * 1024);
-        let task = tokio::spawn(serve(server, limits, std::future::pending(), echo_path));
+        let task = tokio::spawn(serve(
+            server,
+            limits,
+            std::future::pending(),
+            echo_path,
+            |_| true,
+        ));
         client.write_all(input).await.unwrap();
         let mut out = Vec::new();
         let _ = timeout(Duration::from_secs(5), client.read_to_end(&mut out)).await;
@@ -505,6 +561,116 @@ mod tests {
         assert_eq!(bodies(&out), vec!["/x/y a= "]);
     }
 
+    #[test]
+    fn head_end_resumes_where_the_last_read_stopped() {
+        for head in [
+            &b"GET / HTTP/1.1\r\nHost: h\r\n\r\nrest"[..],
+            b"GET / HTTP/1.1\nA: b\n\nrest",
+            b"GET / HTTP/1.1\r\n\r\n",
+        ] {
+            let whole = head_end(head, &mut 0).unwrap();
+            // Every byte a read of its own, then every split in two reads.
+            let mut scanned = 0;
+            let trickled = (1..=head.len()).find_map(|n| head_end(&head[..n], &mut scanned));
+            assert_eq!(trickled, Some(whole));
+            for cut in 0..head.len() {
+                let mut scanned = 0;
+                let first = head_end(&head[..cut], &mut scanned);
+                assert!(scanned <= cut);
+                let end = first.or_else(|| head_end(head, &mut scanned));
+                assert_eq!(end, Some(whole), "cut at {cut}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn silent_connections_get_the_short_idle_timeout() {
+        let limits = HttpLimits {
+            idle_timeout: Duration::from_millis(50),
+            read_timeout: Duration::from_secs(30),
+            ..HttpLimits::default()
+        };
+        // Nothing at all, and blank lines only: closed without an answer.
+        for input in [&b""[..], b"\r\n\r\n"] {
+            let (mut client, server) = duplex(1024);
+            let task = tokio::spawn(serve(
+                server,
+                limits,
+                std::future::pending(),
+                echo_path,
+                |_| true,
+            ));
+            client.write_all(input).await.unwrap();
+            let mut out = Vec::new();
+            timeout(Duration::from_secs(5), client.read_to_end(&mut out))
+                .await
+                .expect("closed after the idle timeout")
+                .unwrap();
+            assert!(out.is_empty(), "{out:?}");
+            task.await.unwrap();
+        }
+        // Idle again after a keep-alive answer: the same short timeout applies.
+        let (mut client, server) = duplex(4096);
+        let task = tokio::spawn(serve(
+            server,
+            limits,
+            std::future::pending(),
+            echo_path,
+            |_| true,
+        ));
+        client.write_all(b"GET /a HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut out = Vec::new();
+        timeout(Duration::from_secs(5), client.read_to_end(&mut out))
+            .await
+            .expect("closed after the idle timeout")
+            .unwrap();
+        assert_eq!(bodies(&String::from_utf8_lossy(&out)), vec!["/a "]);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn phases_are_reported_and_a_refusal_ends_the_connection() {
+        let (mut client, server) = duplex(4096);
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let task = tokio::spawn(serve(
+            server,
+            HttpLimits::default(),
+            std::future::pending(),
+            echo_path,
+            move |p| {
+                let mut log = log.lock();
+                // Taken back the first time it goes idle after answering.
+                let keep = p != Phase::Idle || !log.contains(&Phase::Busy);
+                log.push(p);
+                keep
+            },
+        ));
+        client.write_all(b"GET /a HTTP/1.1\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        client
+            .write_all(b"\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        timeout(Duration::from_secs(5), client.read_to_end(&mut out))
+            .await
+            .expect("closed when refused")
+            .unwrap();
+        task.await.unwrap();
+        use Phase::*;
+        // Pipelined `/c` was already there, so after `/b` the connection went straight to
+        // Reading and answered it; it stopped when it next went idle.
+        assert_eq!(
+            *seen.lock(),
+            vec![Idle, Reading, Busy, Reading, Busy, Reading, Busy, Idle]
+        );
+        assert_eq!(
+            bodies(&String::from_utf8_lossy(&out)),
+            vec!["/a ", "/b ", "/c "]
+        );
+    }
+
     #[tokio::test]
     async fn slow_request_times_out_with_408() {
         let limits = HttpLimits {
@@ -512,7 +678,13 @@ mod tests {
             ..HttpLimits::default()
         };
         let (mut client, server) = duplex(1024);
-        let task = tokio::spawn(serve(server, limits, std::future::pending(), echo_path));
+        let task = tokio::spawn(serve(
+            server,
+            limits,
+            std::future::pending(),
+            echo_path,
+            |_| true,
+        ));
         client.write_all(b"GET /a HTTP/1.1\r\n").await.unwrap();
         let mut out = Vec::new();
         timeout(Duration::from_secs(5), client.read_to_end(&mut out))

@@ -18,26 +18,27 @@ mod routez;
 mod subsz;
 mod varz;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use natter_router::{Client, ClientKind, ClientStats, CloseReason, SubscriptionInfo};
 use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::server::{Shared, State};
-use http::{HttpLimits, Request, Response};
+use http::{HttpLimits, Phase, Request, Response};
 
 /// Closed connections kept for `/connz?state=closed` (nats-server's `max_closed_clients`
 /// default).
 const MAX_CLOSED: usize = 10_000;
 
-/// Monitoring connections served at once; more are dropped so a misbehaving scraper
-/// cannot exhaust the server's file descriptors.
+/// Monitoring connections served at once, so a misbehaving scraper cannot exhaust the
+/// server's file descriptors. At the cap a new connection takes the place of the one that
+/// has waited longest for request bytes; it is refused only when every slot is busy
+/// answering.
 const MAX_HTTP_CONNECTIONS: usize = 256;
 
 /// Monitoring bookkeeping held by the server.
@@ -47,7 +48,74 @@ pub(crate) struct MonitorState {
     requests: Mutex<BTreeMap<&'static str, u64>>,
     closed: Mutex<VecDeque<Arc<ClosedConn>>>,
     cpu: process::CpuSampler,
-    http_connections: AtomicUsize,
+    http: Mutex<HttpConns>,
+}
+
+/// The open monitoring connections and what each is doing.
+#[derive(Default)]
+struct HttpConns {
+    next_id: u64,
+    open: HashMap<u64, HttpConn>,
+}
+
+struct HttpConn {
+    phase: Phase,
+    /// When `phase` began.
+    since: Instant,
+    /// Wakes the connection's task when it was chosen to make room.
+    evict: Arc<Notify>,
+}
+
+impl HttpConns {
+    /// A slot for a new connection, making room if the cap is reached. Returns the
+    /// connection's id and what wakes it if it is evicted later; None when every slot is
+    /// answering a request.
+    fn admit(&mut self, max: usize, now: Instant) -> Option<(u64, Arc<Notify>)> {
+        if self.open.len() >= max {
+            // Idle sockets go first, longest idle first; then heads that have been
+            // trickling in longest, since a well-behaved client sends its head at once.
+            // A connection answering a request is never cut off mid-response.
+            let victim = self
+                .open
+                .iter()
+                .filter(|(_, c)| c.phase != Phase::Busy)
+                .min_by_key(|(_, c)| (c.phase == Phase::Reading, c.since))
+                .map(|(&id, _)| id)?;
+            if let Some(gone) = self.open.remove(&victim) {
+                gone.evict.notify_one();
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let evict = Arc::new(Notify::new());
+        self.open.insert(
+            id,
+            HttpConn {
+                phase: Phase::Idle,
+                since: now,
+                evict: evict.clone(),
+            },
+        );
+        Some((id, evict))
+    }
+
+    /// Records a phase change; false when the connection was evicted and must end.
+    /// Deciding under the same lock as `admit` means a connection that became busy can no
+    /// longer be chosen, and one that was chosen never starts answering.
+    fn enter(&mut self, id: u64, phase: Phase, now: Instant) -> bool {
+        match self.open.get_mut(&id) {
+            Some(c) => {
+                c.phase = phase;
+                c.since = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn release(&mut self, id: u64) {
+        self.open.remove(&id);
+    }
 }
 
 /// A connection that ended, as `/connz?state=closed` shows it.
@@ -55,6 +123,9 @@ pub(crate) struct ClosedConn {
     stats: ClientStats,
     stop: SystemTime,
     reason: &'static str,
+    rtt: Duration,
+    /// What it held when it closed, in [`sorted_subscriptions`] order.
+    subs: Vec<SubscriptionInfo>,
 }
 
 impl MonitorState {
@@ -66,7 +137,7 @@ impl MonitorState {
             requests: Mutex::new(BTreeMap::new()),
             closed: Mutex::new(VecDeque::new()),
             cpu: process::CpuSampler::new(),
-            http_connections: AtomicUsize::new(0),
+            http: Mutex::new(HttpConns::default()),
         }
     }
 
@@ -85,12 +156,20 @@ impl MonitorState {
         if client.kind() != ClientKind::Client {
             return;
         }
-        let stats = client.stats();
+        let mut stats = client.stats();
         let reason = stats.closed.unwrap_or(CloseReason::ClientClosed).as_str();
+        let mut subs = client.subscriptions_at_close();
+        // nats-server unsubscribes a closing client's auto-unsubscribe limits away before
+        // it keeps the list, so closed entries show no `max`.
+        subs.iter_mut().for_each(|s| s.max = None);
+        sort_subscriptions(&mut subs);
+        stats.subscriptions = subs.len();
         let conn = Arc::new(ClosedConn {
             stats,
             stop: SystemTime::now(),
             reason,
+            rtt: client.rtt(),
+            subs,
         });
         let mut ring = self.closed.lock();
         if ring.len() >= MAX_CLOSED {
@@ -146,6 +225,11 @@ impl SubDetail {
 /// A client's subscriptions in a stable order (numeric sids by value).
 fn sorted_subscriptions(client: &Client) -> Vec<SubscriptionInfo> {
     let mut subs = client.subscriptions();
+    sort_subscriptions(&mut subs);
+    subs
+}
+
+fn sort_subscriptions(subs: &mut [SubscriptionInfo]) {
     subs.sort_by(|a, b| {
         let num = |s: &[u8]| std::str::from_utf8(s).ok()?.parse::<u64>().ok();
         match (num(&a.sid), num(&b.sid)) {
@@ -153,7 +237,6 @@ fn sorted_subscriptions(client: &Client) -> Vec<SubscriptionInfo> {
             _ => a.sid.cmp(&b.sid),
         }
     });
-    subs
 }
 
 /// Starts serving the monitoring port; the loop ends when the server shuts down (lame
@@ -187,20 +270,27 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, guard: watch::R
 }
 
 fn serve_connection(shared: Arc<Shared>, stream: TcpStream, guard: watch::Receiver<()>) {
-    let open = &shared.monitor().http_connections;
-    if open.fetch_add(1, Ordering::AcqRel) >= MAX_HTTP_CONNECTIONS {
-        open.fetch_sub(1, Ordering::AcqRel);
+    let admitted = shared
+        .monitor()
+        .http
+        .lock()
+        .admit(MAX_HTTP_CONNECTIONS, Instant::now());
+    let Some((id, evict)) = admitted else {
         return;
-    }
+    };
     let _ = stream.set_nodelay(true);
     tokio::spawn(async move {
-        let stop = shutdown(shared.state_receiver());
+        let state = shared.state_receiver();
+        let stop = async move {
+            tokio::select! {
+                _ = shutdown(state) => {}
+                _ = evict.notified() => {}
+            }
+        };
         let handler = |req: &Request| route(&shared, req);
-        http::serve(stream, HttpLimits::default(), stop, handler).await;
-        shared
-            .monitor()
-            .http_connections
-            .fetch_sub(1, Ordering::AcqRel);
+        let phase = |p: Phase| shared.monitor().http.lock().enter(id, p, Instant::now());
+        http::serve(stream, HttpLimits::default(), stop, handler, phase).await;
+        shared.monitor().http.lock().release(id);
         drop(guard);
     });
 }
@@ -355,6 +445,53 @@ fn page<T>(items: Vec<T>, offset: usize, limit: usize) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::FutureExt;
+
+    #[test]
+    fn at_the_cap_the_longest_idle_connection_makes_room() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut conns = HttpConns::default();
+        let (a, evict_a) = conns.admit(3, at(0)).unwrap();
+        let (b, _) = conns.admit(3, at(1)).unwrap();
+        let (c, evict_c) = conns.admit(3, at(2)).unwrap();
+        // `a` is answering, `b` has sent part of a head, `c` went idle after a request.
+        assert!(conns.enter(a, Phase::Busy, at(3)));
+        assert!(conns.enter(b, Phase::Reading, at(4)));
+        assert!(conns.enter(c, Phase::Busy, at(5)));
+        assert!(conns.enter(c, Phase::Idle, at(6)));
+
+        let (d, _) = conns.admit(3, at(7)).unwrap();
+        assert!(!conns.open.contains_key(&c), "the idle one goes first");
+        assert!(evict_c.notified().now_or_never().is_some(), "and is woken");
+        assert!(
+            !conns.enter(c, Phase::Reading, at(8)),
+            "an evicted conn ends"
+        );
+        assert_eq!(conns.open.len(), 3);
+
+        // Idle `d` goes before `b`, whose head has been trickling in for longer.
+        let (e, _) = conns.admit(3, at(9)).unwrap();
+        assert!(!conns.open.contains_key(&d) && conns.open.contains_key(&b));
+        assert!(conns.enter(e, Phase::Busy, at(10)));
+
+        // No idle socket left: the head trickling in goes, the busy ones stay.
+        let (f, _) = conns.admit(3, at(11)).unwrap();
+        assert!(!conns.open.contains_key(&b));
+        assert!(conns.open.contains_key(&a) && conns.open.contains_key(&e));
+
+        // All busy: the new connection is refused and nobody was woken.
+        assert!(conns.enter(f, Phase::Busy, at(12)));
+        assert!(conns.admit(3, at(13)).is_none());
+        assert_eq!(conns.open.len(), 3);
+        assert!(
+            evict_a.notified().now_or_never().is_none(),
+            "a busy connection is never told to stop"
+        );
+
+        conns.release(a);
+        assert!(conns.admit(3, at(14)).is_some());
+    }
 
     #[test]
     fn go_bool_syntax() {
