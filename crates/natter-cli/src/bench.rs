@@ -142,6 +142,8 @@ struct Settings {
     msgs: u64,
     size: usize,
     request: bool,
+    /// Queue group the subscribers (or repliers) join.
+    queue: Option<String>,
     csv: Option<String>,
     progress: bool,
 }
@@ -152,9 +154,22 @@ type Counter = Arc<AtomicU64>;
 /// A requester's sample and its round-trip times in nanoseconds.
 type Timed = (Sample, Vec<u64>);
 
+/// The largest `--size` accepted: 64 MiB.
+const MAX_SIZE: usize = 64 << 20;
+
+/// Round-trip times are kept per request; vectors start at most this large and grow.
+const PREALLOC_LIMIT: u64 = 1 << 20;
+
 pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
     let size = parse_size(m.get_one::<String>("size").map_or("128", |s| s.as_str()))
         .map_err(|e| Failure::new(format!("--size: {e}")))?;
+    // No NATS server accepts a larger payload (nats-server caps max_payload at 64 MB); the
+    // check comes before the payload buffer is allocated.
+    if size > MAX_SIZE {
+        return Err(Failure::new(format!(
+            "--size: {size} bytes is larger than any server's max_payload (at most {MAX_SIZE})"
+        )));
+    }
     let s = Settings {
         subject: m.get_one::<String>("subject").cloned().unwrap_or_default(),
         pubs: *m.get_one::<usize>("pub").unwrap_or(&1),
@@ -162,11 +177,20 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         msgs: *m.get_one::<u64>("msgs").unwrap_or(&100_000),
         size,
         request: m.get_flag("request"),
+        queue: m.get_one::<String>("queue").cloned(),
         csv: m.get_one::<String>("csv").cloned(),
         progress: !m.get_flag("no-progress") && std::io::stderr().is_terminal(),
     };
     if s.subject.is_empty() || s.subject.contains(char::is_whitespace) {
         return Err(Failure::new(format!("invalid subject {:?}", s.subject)));
+    }
+    if let Some(q) = &s.queue {
+        if q.is_empty() || q.contains(char::is_whitespace) {
+            return Err(Failure::new(format!("invalid queue group {q:?}")));
+        }
+        if s.subs == 0 {
+            return Err(Failure::new("--queue needs at least one --sub subscriber"));
+        }
     }
     if s.msgs == 0 {
         return Err(Failure::new("--msgs must be greater than 0"));
@@ -189,8 +213,12 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
     } else {
         "pub/sub"
     };
+    let queue = s
+        .queue
+        .as_ref()
+        .map_or(String::new(), |q| format!(", queue={q}"));
     log(format_args!(
-        "Starting Core NATS {kind} benchmark [subject={}, msgs={}, msgsize={} B, pubs={}, subs={}]",
+        "Starting Core NATS {kind} benchmark [subject={}, msgs={}, msgsize={} B, pubs={}, subs={}{queue}]",
         s.subject,
         commas(s.msgs as i64),
         s.size,
@@ -444,6 +472,12 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
     // Subscribers first, each confirmed by a round trip, so no message is published before
     // every subscription is in place.
     let mut subscribers: Vec<(Client, Subscriber, Counter)> = Vec::new();
+    // In a queue group each message goes to one member, so only the group's total has a
+    // target; it is the one counter the watchdog and the progress bar follow.
+    let group_total: Counter = Arc::default();
+    if let Some(q) = &s.queue {
+        counters.push((format!("queue group {q}"), group_total.clone(), s.msgs));
+    }
     for i in 0..s.subs {
         let c = bench_client(
             g,
@@ -451,10 +485,15 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             Some(drops.clone()),
         )
         .await?;
-        let sub = c.subscribe(subject.clone()).await?;
+        let sub = match &s.queue {
+            Some(q) => c.queue_subscribe(subject.clone(), q.clone()).await?,
+            None => c.subscribe(subject.clone()).await?,
+        };
         round_trip(&c, g.timeout).await?;
         let n: Counter = Arc::default();
-        counters.push((format!("subscriber {}", i + 1), n.clone(), s.msgs));
+        if s.queue.is_none() {
+            counters.push((format!("subscriber {}", i + 1), n.clone(), s.msgs));
+        }
         subscribers.push((c, sub, n));
     }
     let mut publishers: Vec<(Client, u64, Counter)> = Vec::new();
@@ -464,12 +503,18 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
         counters.push((format!("publisher {}", i + 1), n.clone(), count));
         publishers.push((c, count, n));
     }
-    if s.subs > 0 {
-        log(format_args!(
+    match &s.queue {
+        Some(q) => log(format_args!(
+            "Starting {} subscriber(s) in queue group {q}, expecting {} messages between them",
+            s.subs,
+            commas(s.msgs as i64)
+        )),
+        None if s.subs > 0 => log(format_args!(
             "Starting {} subscriber(s), expecting {} messages each",
             s.subs,
             commas(s.msgs as i64)
-        ));
+        )),
+        None => {}
     }
     if s.pubs > 0 {
         log(format_args!(
@@ -481,9 +526,17 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
 
     let size = s.size as u64;
     let expect = s.msgs;
+    let (group_done, _) = tokio::sync::watch::channel(false);
+    let group_done = Arc::new(group_done);
     let sub_handles: Vec<JoinHandle<Outcome<Sample>>> = subscribers
         .into_iter()
-        .map(|(client, mut sub, n)| {
+        .map(|(client, sub, n)| {
+            if s.queue.is_some() {
+                let total = group_total.clone();
+                let done = group_done.clone();
+                return tokio::spawn(queue_member(client, sub, total, done, expect, size));
+            }
+            let mut sub = sub;
             tokio::spawn(async move {
                 let _keep = client;
                 let mut got = 0u64;
@@ -565,6 +618,50 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
     })
 }
 
+/// One queue-group member: counts what it gets until the group as a whole has `expect`
+/// messages. Its sample spans its own first to last message; a member the group never
+/// chose reports zero.
+async fn queue_member(
+    client: Client,
+    mut sub: Subscriber,
+    total: Counter,
+    done: Arc<tokio::sync::watch::Sender<bool>>,
+    expect: u64,
+    size: u64,
+) -> Outcome<Sample> {
+    let _keep = client;
+    let mut finished = done.subscribe();
+    let mut got = 0u64;
+    let mut start = Instant::now();
+    let mut end = start;
+    while total.load(Relaxed) < expect {
+        tokio::select! {
+            msg = sub.next() => {
+                if msg.is_none() {
+                    return Err(Failure::new(format!(
+                        "subscription closed after {got} messages"
+                    )));
+                }
+                got += 1;
+                end = Instant::now();
+                if got == 1 {
+                    start = end;
+                }
+                if total.fetch_add(1, Relaxed) + 1 >= expect {
+                    done.send_replace(true);
+                }
+            }
+            _ = finished.wait_for(|d| *d) => break,
+        }
+    }
+    Ok(Sample {
+        msgs: got,
+        bytes: got * size,
+        start,
+        end,
+    })
+}
+
 async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
     let subject = Subject::from(s.subject.as_str());
     let payload = Bytes::from(vec![0u8; s.size]);
@@ -581,9 +678,8 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
             Some(drops.clone()),
         )
         .await?;
-        let mut sub = c
-            .queue_subscribe(subject.clone(), "natter-bench".to_string())
-            .await?;
+        let group = s.queue.as_deref().unwrap_or("natter-bench").to_string();
+        let mut sub = c.queue_subscribe(subject.clone(), group).await?;
         round_trip(&c, g.timeout).await?;
         let count: Counter = Arc::default();
         let first: Counter = Arc::default();
@@ -628,7 +724,7 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
             let subject = subject.clone();
             let payload = payload.clone();
             tokio::spawn(async move {
-                let mut rtts = Vec::with_capacity(count as usize);
+                let mut rtts = Vec::with_capacity(count.min(PREALLOC_LIMIT) as usize);
                 let start = Instant::now();
                 for i in 1..=count {
                     let t0 = Instant::now();
@@ -682,7 +778,7 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
     };
     let mut pubs = Vec::new();
     let mut latencies = Vec::new();
-    let mut all = Vec::with_capacity(s.msgs as usize);
+    let mut all = Vec::with_capacity(s.msgs.min(PREALLOC_LIMIT) as usize);
     for (sample, mut rtts) in results {
         rtts.sort_unstable();
         if let Some(l) = Latency::of(&rtts) {

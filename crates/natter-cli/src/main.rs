@@ -166,7 +166,7 @@ fn command() -> Command {
     let bench = Command::new("bench")
         .about("Benchmark publish/subscribe or request/reply throughput")
         .after_help(
-            "Examples:\n  natter bench load --pub 1 --sub 1 --msgs 1000000 --size 128\n  natter bench load --pub 4 --msgs 4000000 --size 16 --no-progress --csv pub.csv\n  natter bench svc --request --pub 1 --sub 2 --msgs 100000 --size 1KB\n\nEach publisher sends MSGS/PUB messages; each subscriber must receive all MSGS.\nWith --request, publishers send requests one at a time to the --sub repliers\n(a queue group) and latency percentiles are reported.\nThe run fails when nothing progresses for --timeout (default 5s).\nCSV columns: #RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec,BytesPerSec,DurationSecs\n(+ LatencyMinUs,LatencyAvgUs,LatencyP50Us,LatencyP90Us,LatencyP99Us,LatencyP999Us,LatencyMaxUs with --request).",
+            "Examples:\n  natter bench load --pub 1 --sub 1 --msgs 1000000 --size 128\n  natter bench load --pub 4 --msgs 4000000 --size 16 --no-progress --csv pub.csv\n  natter bench work --pub 1 --sub 4 --queue q --msgs 1000000\n  natter bench svc --request --pub 1 --sub 2 --msgs 100000 --size 1KB\n\nEach publisher sends MSGS/PUB messages; each subscriber must receive all MSGS,\nor with --queue the group's members must receive MSGS between them.\nWith --request, publishers send requests one at a time to the --sub repliers\n(a queue group) and latency percentiles are reported.\nThe run fails when nothing progresses for --timeout (default 5s).\nCSV columns: #RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec,BytesPerSec,DurationSecs\n(+ LatencyMinUs,LatencyAvgUs,LatencyP50Us,LatencyP90Us,LatencyP99Us,LatencyP999Us,LatencyMaxUs with --request).",
         )
         .arg(Arg::new("subject").required(true).help("Subject to use"))
         .arg(
@@ -190,7 +190,7 @@ fn command() -> Command {
                 .long("msgs")
                 .value_name("N")
                 .default_value("100000")
-                .value_parser(value_parser!(u64))
+                .value_parser(value_parser!(u64).range(1..=i64::MAX as u64))
                 .help("Number of messages to publish"),
         )
         .arg(
@@ -199,6 +199,12 @@ fn command() -> Command {
                 .value_name("BYTES")
                 .default_value("128")
                 .help("Message size (e.g. 16, 128, 1KB)"),
+        )
+        .arg(
+            Arg::new("queue")
+                .long("queue")
+                .value_name("NAME")
+                .help("Subscribers (repliers with --request) join queue group NAME: each message reaches one of them"),
         )
         .arg(
             Arg::new("request")

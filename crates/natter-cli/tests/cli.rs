@@ -269,6 +269,14 @@ async fn connection_and_argument_errors_are_one_line_and_non_zero() {
     let out = run(&url, &["bench", "x", "--pub", "many"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(!text(&out.stderr).contains("panicked"));
+
+    // Sizes and counts that cannot be allocated are refused, not an abort.
+    let out = run(&url, &["bench", "x", "--size", "1000000G"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--size"));
+    let out = run(&url, &["bench", "x", "--msgs", "18446744073709551615"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("panicked"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -331,6 +339,74 @@ async fn bench_pub_sub_reports_every_client_and_writes_csv() {
         assert!(r[4].parse::<u64>().unwrap() > 0);
         assert!(r[6].parse::<f64>().unwrap() > 0.0);
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_queue_group_shares_the_messages_between_subscribers() {
+    let srv = server().await;
+    let dir = std::env::temp_dir().join(format!("natter-cli-bq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("q.csv");
+    let help = run(&srv.client_url(), &["bench", "--help"]).await;
+    assert!(text(&help.stdout).contains("--queue <NAME>"));
+    let out = run(
+        &srv.client_url(),
+        &[
+            "bench",
+            "work",
+            "--pub",
+            "1",
+            "--sub",
+            "4",
+            "--queue",
+            "q",
+            "--msgs",
+            "4000",
+            "--size",
+            "8",
+            "--no-progress",
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{report}", text(&out.stderr));
+    assert!(report.contains("queue=q]"), "{report}");
+    assert!(
+        report.contains("in queue group q, expecting 4,000 messages between them"),
+        "{report}"
+    );
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = rows
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(ids, vec!["S0", "S1", "S2", "S3", "P0"]);
+    let subs: Vec<u64> = rows[..4].iter().map(|r| r[2].parse().unwrap()).collect();
+    // Each message reached exactly one member, so the members' counts add up to the total
+    // and none of them got everything.
+    assert_eq!(subs.iter().sum::<u64>(), 4000, "{subs:?}");
+    assert!(subs.iter().all(|n| *n < 4000), "{subs:?}");
+    let sub_bytes: u64 = rows[..4].iter().map(|r| r[3].parse::<u64>().unwrap()).sum();
+    assert_eq!(sub_bytes, 4000 * 8);
+    assert_eq!(rows[4][2], "4000");
+    assert!(report.contains(" Sub stats: "), "{report}");
+
+    let out = run(
+        &srv.client_url(),
+        &["bench", "x", "--queue", "q", "--msgs", "10"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--queue needs"),
+        "{}",
+        text(&out.stderr)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
