@@ -13,7 +13,11 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
+
+#[path = "../../../benches/support/cpu_clock.rs"]
+mod cpu_clock;
+use cpu_clock::{cpu_clock, ThreadCpuTime};
 use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use natter_sublist::Sublist;
 use rand::rngs::StdRng;
@@ -105,10 +109,6 @@ fn timing<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, measure: Duration) 
     } else {
         group.measurement_time(measure);
     }
-}
-
-fn cpu_clock() -> bool {
-    std::env::var_os("NATTER_BENCH_CLOCK").is_some_and(|v| v == "cpu")
 }
 
 fn sizes() -> [(usize, &'static str); 2] {
@@ -241,46 +241,6 @@ fn match_cache_miss<M: Measurement>(c: &mut Criterion<M>) {
         });
     }
     group.finish();
-}
-
-/// The calling thread's CPU time, as the scheduler accounts it.
-struct ThreadCpuTime;
-
-static WALL: WallTime = WallTime;
-
-fn thread_cpu_now() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .expect("Linux /proc/thread-self/schedstat");
-    let nanos = stat
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("schedstat starts with run time in ns");
-    Duration::from_nanos(nanos)
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = Duration;
-    type Value = Duration;
-
-    fn start(&self) -> Duration {
-        thread_cpu_now()
-    }
-    fn end(&self, start: Duration) -> Duration {
-        thread_cpu_now().saturating_sub(start)
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, value: &Duration) -> f64 {
-        value.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
 }
 
 fn run<M: Measurement>(mut c: Criterion<M>) {
