@@ -62,6 +62,12 @@ impl Account {
         self.sublist.len()
     }
 
+    /// This account's subscription index statistics (size, cached subjects, inserts and
+    /// removes), for monitoring.
+    pub fn sublist_stats(&self) -> natter_sublist::SublistStats {
+        self.sublist.stats()
+    }
+
     /// Whether a publish on the literal `subject` would reach any subscriber here.
     pub fn has_interest(&self, subject: &[u8]) -> bool {
         self.sublist.has_interest(subject)

@@ -72,6 +72,8 @@ pub struct Client {
     outbound: Outbound,
     flags: AtomicU8,
     meta: Mutex<Meta>,
+    /// Who the session authenticated as; read by monitoring only, never when publishing.
+    authorized_user: Mutex<Option<Arc<str>>>,
     host: String,
     port: u16,
     start: SystemTime,
@@ -127,6 +129,7 @@ impl Client {
             this: this.clone(),
             flags: AtomicU8::new(DEFAULT_FLAGS),
             meta: Mutex::new(Meta::default()),
+            authorized_user: Mutex::new(None),
             host: info.host,
             port: info.port,
             start: SystemTime::now(),
@@ -182,6 +185,17 @@ impl Client {
         m.version = c.version.clone();
         drop(m);
         self.touch();
+    }
+
+    /// Records the user name the session authenticated as (`/connz?auth=1`
+    /// `authorized_user`). The server decides what counts as one; the router only keeps it.
+    pub fn set_authorized_user(&self, user: &str) {
+        *self.authorized_user.lock() = Some(Arc::from(user));
+    }
+
+    /// The user name given to [`set_authorized_user`](Self::set_authorized_user), if any.
+    pub fn authorized_user(&self) -> Option<String> {
+        self.authorized_user.lock().as_deref().map(str::to_string)
     }
 
     pub(crate) fn set_flags(&self, echo: bool, headers: bool, no_responders: bool) {

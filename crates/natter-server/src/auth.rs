@@ -19,6 +19,15 @@ pub trait Authenticator: Send + Sync {
     fn allows_anonymous(&self) -> bool {
         false
     }
+
+    /// The user name an accepted `connect` is known by in monitoring (`authorized_user`).
+    ///
+    /// As in nats-server, that is the CONNECT `user` whenever one was sent. A token is a
+    /// secret, not a name, so token logins have none (nats-server 2.9 shows the raw token
+    /// here, later versions a placeholder).
+    fn authorized_user<'a>(&'a self, connect: &'a Connect) -> Option<&'a str> {
+        connect.user.as_deref().filter(|u| !u.is_empty())
+    }
 }
 
 /// Credentials from the `authorization` block: one user/password, one token, or a list of
@@ -65,6 +74,15 @@ impl Authenticator for StaticAuth {
         self.no_auth_user.is_some()
     }
 
+    fn authorized_user<'a>(&'a self, connect: &'a Connect) -> Option<&'a str> {
+        if let Some(user) = connect.user.as_deref().filter(|u| !u.is_empty()) {
+            return Some(user);
+        }
+        // nats-server treats a client let in without credentials as the no_auth_user.
+        let anonymous = connect.pass.is_none() && connect.auth_token.is_none();
+        self.no_auth_user.as_deref().filter(|_| anonymous)
+    }
+
     fn check(&self, connect: &Connect) -> bool {
         if !self.required() {
             return true;
@@ -102,6 +120,40 @@ fn ct_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorized_user_is_the_login_name_never_a_token() {
+        let auth = |a: Authorization, nau: Option<&str>| StaticAuth::from_options(Some(&a), nau);
+        let connect = |user: Option<&str>, pass: Option<&str>, token: Option<&str>| Connect {
+            user: user.map(str::to_string),
+            pass: pass.map(str::to_string),
+            auth_token: token.map(str::to_string),
+            ..Connect::default()
+        };
+        let users = auth(
+            Authorization {
+                user: Some("u".into()),
+                password: Some("p".into()),
+                ..Authorization::default()
+            },
+            Some("u"),
+        );
+        let c = connect(Some("u"), Some("p"), None);
+        assert_eq!(users.authorized_user(&c), Some("u"));
+        assert_eq!(users.authorized_user(&connect(None, None, None)), Some("u"));
+        let token = auth(
+            Authorization {
+                token: Some("s3cr3t".into()),
+                ..Authorization::default()
+            },
+            None,
+        );
+        let c = connect(None, None, Some("s3cr3t"));
+        assert!(token.check(&c));
+        assert_eq!(token.authorized_user(&c), None);
+        let none = StaticAuth::default();
+        assert_eq!(none.authorized_user(&connect(None, None, None)), None);
+    }
 
     #[test]
     fn constant_time_eq_compares_whole_strings() {

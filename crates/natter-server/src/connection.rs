@@ -415,6 +415,9 @@ impl Reader {
             return Some(self.auth_violation());
         }
         self.client.set_connect(c);
+        if let Some(user) = self.settings.auth.authorized_user(c) {
+            self.client.set_authorized_user(user);
+        }
         self.connected = true;
         self.credentials = Some(Box::new(c.clone()));
         self.liveness.connected.notify_one();

@@ -429,6 +429,41 @@ async fn subsz_counts_lists_and_tests_subjects() {
 }
 
 #[tokio::test]
+async fn subsz_counts_inserts_removes_and_cached_subjects() {
+    let server = start().await;
+    let m = monitor(&server);
+    let before = get_json(m, "/subsz").await;
+    assert_eq!(before["num_inserts"], 0);
+    assert_eq!(before["num_cache"], 0);
+
+    let mut c = Nats::connect(server.addr(), "churn").await;
+    for sid in 1..=5 {
+        c.sub(&format!("s.{sid}"), None, sid).await;
+    }
+    c.send(b"UNSUB 2\r\nUNSUB 4\r\n").await;
+    c.publish("s.1", "hi").await;
+    c.publish("s.3", "hi").await;
+    c.sync().await;
+
+    let stats = get_json(m, "/subsz").await;
+    assert_eq!(stats["num_subscriptions"], 3);
+    assert_eq!(stats["num_inserts"], 5);
+    assert_eq!(stats["num_removes"], 2);
+    assert!(stats["num_cache"].as_u64().unwrap() > 0, "{stats}");
+    // Not counted: that would cost every publish.
+    assert_eq!(stats["num_matches"], 0);
+    assert_eq!(stats["max_fanout"], 0);
+
+    drop(c);
+    eventually("the closed client's subscriptions removed", || async {
+        let v = get_json(m, "/subsz").await;
+        (v["num_removes"] == 5 && v["num_inserts"] == 5).then_some(())
+    })
+    .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn routez_healthz_index_and_errors() {
     let server = start().await;
     let m = monitor(&server);

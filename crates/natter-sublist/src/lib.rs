@@ -41,7 +41,7 @@ mod trie;
 
 pub use error::SublistError;
 pub use result::{Matches, QueueMatch};
-pub use sublist::{Sublist, DEFAULT_CACHE_CAPACITY};
+pub use sublist::{Sublist, SublistStats, DEFAULT_CACHE_CAPACITY};
 
 /// Compiles and runs the README's example as a doctest, so it cannot rot.
 #[cfg(doctest)]

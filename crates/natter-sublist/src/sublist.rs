@@ -34,6 +34,33 @@ pub struct Sublist<T> {
     cache: Cache<T>,
     generation: AtomicU64,
     count: AtomicUsize,
+    /// Monitoring counters, bumped under the trie's write lock and never by `matches`.
+    inserts: AtomicU64,
+    removes: AtomicU64,
+}
+
+/// A snapshot of a [`Sublist`]'s size and history, for monitoring (`/subsz`).
+///
+/// Nothing here is counted on the match path, so there are no match or cache-hit counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SublistStats {
+    /// Subscriptions held now.
+    pub subscriptions: usize,
+    /// Subjects whose match results are cached now.
+    pub cache_len: usize,
+    /// Inserts that added a subscription, since the sublist was made (duplicates not counted).
+    pub inserts: u64,
+    /// Removes that took a subscription out, since the sublist was made (misses not counted).
+    pub removes: u64,
+}
+
+impl std::ops::AddAssign for SublistStats {
+    fn add_assign(&mut self, o: Self) {
+        self.subscriptions += o.subscriptions;
+        self.cache_len += o.cache_len;
+        self.inserts += o.inserts;
+        self.removes += o.removes;
+    }
 }
 
 impl<T: Clone + Eq + Hash + Send + Sync + 'static> Default for Sublist<T> {
@@ -68,6 +95,8 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
             cache: Cache::new(n, hasher),
             generation: AtomicU64::new(0),
             count: AtomicUsize::new(0),
+            inserts: AtomicU64::new(0),
+            removes: AtomicU64::new(0),
         }
     }
 
@@ -88,6 +117,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
             return Ok(());
         }
         self.count.fetch_add(1, Ordering::Relaxed);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
         self.cache.on_insert(subject, is_literal, queue, &value);
         self.generation.fetch_add(1, Ordering::Release);
         drop(trie);
@@ -108,6 +138,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
             return Ok(false);
         }
         self.count.fetch_sub(1, Ordering::Relaxed);
+        self.removes.fetch_add(1, Ordering::Relaxed);
         self.cache.on_remove(subject, is_literal, queue, value);
         self.generation.fetch_add(1, Ordering::Release);
         drop(trie);
@@ -174,6 +205,17 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
         self.cache.len()
     }
 
+    /// Size, cache occupancy and insert/remove totals. The fields are read one after
+    /// another without a lock, so under concurrent changes they may not agree exactly.
+    pub fn stats(&self) -> SublistStats {
+        SublistStats {
+            subscriptions: self.len(),
+            cache_len: self.cache_len(),
+            inserts: self.inserts.load(Ordering::Relaxed),
+            removes: self.removes.load(Ordering::Relaxed),
+        }
+    }
+
     /// The most results the cache keeps.
     pub fn cache_capacity(&self) -> usize {
         self.cache.capacity()
@@ -214,4 +256,33 @@ fn check(subject: &[u8], queue: Option<&[u8]>) -> Result<bool, SublistError> {
         return Err(SublistError::InvalidQueue);
     }
     Ok(!subject::has_wildcard(subject))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_count_effective_inserts_and_removes() {
+        let s: Sublist<u32> = Sublist::new();
+        s.insert(b"a.b", None, 1).unwrap();
+        s.insert(b"a.*", Some(b"q"), 2).unwrap();
+        s.insert(b"a.b", None, 1).unwrap();
+        s.insert(b"a.>", None, 3).unwrap();
+        assert!(!s.remove(b"a.b", None, &9).unwrap());
+        assert!(s.remove(b"a.b", None, &1).unwrap());
+        assert_eq!(s.matches(b"a.c").len(), 2);
+        assert_eq!(
+            s.stats(),
+            SublistStats {
+                subscriptions: 2,
+                cache_len: 1,
+                inserts: 3,
+                removes: 1,
+            }
+        );
+        let mut sum = s.stats();
+        sum += s.stats();
+        assert_eq!((sum.subscriptions, sum.inserts, sum.removes), (4, 6, 2));
+    }
 }

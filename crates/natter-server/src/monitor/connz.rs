@@ -64,6 +64,8 @@ pub(crate) struct ConnInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    authorized_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list: Vec<String>,
@@ -332,6 +334,15 @@ fn rtt_text(d: Duration) -> String {
     clock::go_duration(d)
 }
 
+/// Who the connection authenticated as, kept past its close as nats-server does.
+fn authorized_user(r: &Row) -> Option<String> {
+    match (&r.client, &r.closed) {
+        (Some(c), _) => c.authorized_user(),
+        (None, Some(closed)) => closed.authorized_user.clone(),
+        (None, None) => None,
+    }
+}
+
 fn reason(r: &Row) -> &'static str {
     r.closed.as_ref().map_or("", |c| c.reason)
 }
@@ -400,6 +411,7 @@ fn conn_info(row: &Row, opts: &ConnzOptions, now: SystemTime) -> ConnInfo {
         name: nonempty(&s.name),
         lang: nonempty(&s.lang),
         version: nonempty(&s.version),
+        authorized_user: opts.auth.then(|| authorized_user(row)).flatten(),
         account: (opts.auth && *s.account != *GLOBAL_ACCOUNT).then(|| s.account.to_string()),
         subscriptions_list: list,
         subscriptions_list_detail: detail,

@@ -124,6 +124,7 @@ pub(crate) struct ClosedConn {
     stop: SystemTime,
     reason: &'static str,
     rtt: Duration,
+    authorized_user: Option<String>,
     /// What it held when it closed, in [`sorted_subscriptions`] order.
     subs: Vec<SubscriptionInfo>,
 }
@@ -169,6 +170,7 @@ impl MonitorState {
             stop: SystemTime::now(),
             reason,
             rtt: client.rtt(),
+            authorized_user: client.authorized_user(),
             subs,
         });
         let mut ring = self.closed.lock();

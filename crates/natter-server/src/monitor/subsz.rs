@@ -12,10 +12,12 @@ use crate::server::Shared;
 
 const DEFAULT_LIMIT: usize = 1024;
 
-/// nats-server's sublist statistics.
+/// nats-server's sublist statistics, summed over the accounts' subscription indexes.
 ///
-/// Natter's router exposes only the subscription count; the cache and match counters
-/// nats-server keeps are not tracked (they would cost the publish path), so they read 0.
+/// `num_subscriptions`, `num_cache` (subjects with a cached match result now),
+/// `num_inserts` and `num_removes` (since start) are real. `num_matches`,
+/// `cache_hit_rate`, `max_fanout` and `avg_fanout` always read 0: they would need a
+/// counter bumped on every match, which is the publish hot path, so Natter keeps none.
 #[derive(Debug, Serialize)]
 pub(crate) struct SublistStats {
     num_subscriptions: u64,
@@ -49,11 +51,15 @@ pub(crate) enum Subsz {
 }
 
 pub(crate) fn stats(shared: &Shared) -> SublistStats {
+    let mut sum = natter_sublist::SublistStats::default();
+    for account in shared.router().accounts() {
+        sum += account.sublist_stats();
+    }
     SublistStats {
         num_subscriptions: shared.router().stats().subscriptions,
-        num_cache: 0,
-        num_inserts: 0,
-        num_removes: 0,
+        num_cache: sum.cache_len as u64,
+        num_inserts: sum.inserts,
+        num_removes: sum.removes,
         num_matches: 0,
         cache_hit_rate: 0.0,
         max_fanout: 0,
