@@ -4,7 +4,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use natter_server::{Server, ServerHandle};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -44,16 +44,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Starts a long-running command and waits for the stdout line that says it is ready.
-async fn start_until(
-    url: &str,
+/// Reads `stream` (named for messages) until a line contains `ready`, within `LIMIT`.
+async fn wait_for_line<R: AsyncBufRead + Unpin>(
+    lines: &mut Lines<R>,
+    stream: &str,
     args: &[&str],
     ready: &str,
-) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut child = natter(url, args).spawn().expect("natter runs");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+) {
     let wait = async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
+        while let Some(line) = lines
+            .next_line()
+            .await
+            .unwrap_or_else(|e| panic!("read {stream}: {e}"))
+        {
             if line.contains(ready) {
                 return;
             }
@@ -63,6 +66,17 @@ async fn start_until(
     tokio::time::timeout(LIMIT, wait)
         .await
         .unwrap_or_else(|_| panic!("natter {args:?} never printed {ready:?}"));
+}
+
+/// Starts a long-running command and waits for the stdout line that says it is ready.
+async fn start_until(
+    url: &str,
+    args: &[&str],
+    ready: &str,
+) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = natter(url, args).spawn().expect("natter runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    wait_for_line(&mut lines, "stdout", args, ready).await;
     (child, lines)
 }
 
@@ -75,17 +89,7 @@ async fn start_until_stderr(
     let mut child = natter(url, args).spawn().expect("natter runs");
     let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut errs = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let wait = async {
-        while let Some(line) = errs.next_line().await.expect("read stderr") {
-            if line.contains(ready) {
-                return;
-            }
-        }
-        panic!("natter {args:?} exited before printing {ready:?}");
-    };
-    tokio::time::timeout(LIMIT, wait)
-        .await
-        .unwrap_or_else(|_| panic!("natter {args:?} never printed {ready:?}"));
+    wait_for_line(&mut errs, "stderr", args, ready).await;
     // Keep draining stderr so the child never writes to a closed pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = errs.next_line().await {} });
     (child, lines)

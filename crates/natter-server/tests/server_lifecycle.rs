@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use natter_server::Server;
-use server_support::{within, Raw};
+use server_support::{start_local, within, Raw};
 
 #[tokio::test]
 async fn two_servers_in_one_process_are_independent() {
@@ -33,12 +33,7 @@ async fn two_servers_in_one_process_are_independent() {
 
 #[tokio::test]
 async fn restart_on_the_same_port_right_away() {
-    let first = Server::builder()
-        .host("127.0.0.1")
-        .port(0)
-        .start()
-        .await
-        .unwrap();
+    let first = start_local().await;
     let port = first.addr().port();
     // Leave an established connection behind so the old socket has TIME_WAIT state.
     let (mut raw, _) = Raw::handshake(first.addr()).await;
@@ -61,12 +56,7 @@ async fn restart_on_the_same_port_right_away() {
 
 #[tokio::test]
 async fn port_in_use_is_a_bind_error() {
-    let first = Server::builder()
-        .host("127.0.0.1")
-        .port(0)
-        .start()
-        .await
-        .unwrap();
+    let first = start_local().await;
     let err = Server::builder()
         .host("127.0.0.1")
         .port(first.addr().port())
@@ -79,12 +69,7 @@ async fn port_in_use_is_a_bind_error() {
 
 #[tokio::test]
 async fn graceful_shutdown_flushes_pending_messages() {
-    let server = Server::builder()
-        .host("127.0.0.1")
-        .port(0)
-        .start()
-        .await
-        .unwrap();
+    let server = start_local().await;
     let (mut sub, _) = Raw::handshake(server.addr()).await;
     sub.send(b"CONNECT {\"verbose\":false}\r\nSUB big 1\r\n")
         .await;
@@ -117,12 +102,7 @@ async fn graceful_shutdown_flushes_pending_messages() {
 
 #[tokio::test]
 async fn shutdown_closes_clients_and_stops_listening() {
-    let server = Server::builder()
-        .host("127.0.0.1")
-        .port(0)
-        .start()
-        .await
-        .unwrap();
+    let server = start_local().await;
     let addr = server.addr();
     let (mut raw, _) = Raw::handshake(addr).await;
     within(server.shutdown()).await;

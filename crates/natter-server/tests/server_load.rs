@@ -6,16 +6,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use natter_server::Server;
-use server_support::{within, Raw};
+use server_support::{start_local, within, Raw};
 
 #[tokio::test]
 async fn garbage_flood_does_not_affect_other_clients() {
-    let server = Server::builder()
-        .host("127.0.0.1")
-        .port(0)
-        .start()
-        .await
-        .unwrap();
+    let server = start_local().await;
     let good = async_nats::connect(server.client_url()).await.unwrap();
     let mut sub = good.subscribe("ok").await.unwrap();
     good.flush().await.unwrap();
@@ -57,12 +52,7 @@ async fn garbage_flood_does_not_affect_other_clients() {
 
 #[tokio::test]
 async fn a_thousand_concurrent_connections() {
-    let server = Server::builder()
-        .host("127.0.0.1")
-        .port(0)
-        .start()
-        .await
-        .unwrap();
+    let server = start_local().await;
     let addr = server.addr();
     let mut tasks = Vec::new();
     for i in 0..1000u32 {

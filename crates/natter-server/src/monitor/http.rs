@@ -276,6 +276,8 @@ fn parse_head(head: &[u8], limits: &HttpLimits) -> Result<Request, Refusal> {
     let method = match method {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
+        // nats-server answers any method on these paths; every endpoint here is read-only,
+        // so other methods are refused rather than treated as a GET.
         _ => {
             let mut r = Response::text(405, "method not allowed");
             r.headers.push(("Allow", "GET, HEAD".into()));
@@ -449,6 +451,27 @@ mod tests {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    /// Sends `input` and reads until the server closes, which must happen within five
+    /// seconds; the server task must then have finished cleanly.
+    async fn exchange_to_close(limits: HttpLimits, input: &[u8]) -> Vec<u8> {
+        let (mut client, server) = duplex(4096);
+        let task = tokio::spawn(serve(
+            server,
+            limits,
+            std::future::pending(),
+            echo_path,
+            |_| true,
+        ));
+        client.write_all(input).await.unwrap();
+        let mut out = Vec::new();
+        timeout(Duration::from_secs(5), client.read_to_end(&mut out))
+            .await
+            .expect("server closed the connection within 5s")
+            .unwrap();
+        task.await.unwrap();
+        out
+    }
+
     fn bodies(resp: &str) -> Vec<&str> {
         resp.split("HTTP/1.1 ")
             .skip(1)
@@ -592,40 +615,12 @@ mod tests {
         };
         // Nothing at all, and blank lines only: closed without an answer.
         for input in [&b""[..], b"\r\n\r\n"] {
-            let (mut client, server) = duplex(1024);
-            let task = tokio::spawn(serve(
-                server,
-                limits,
-                std::future::pending(),
-                echo_path,
-                |_| true,
-            ));
-            client.write_all(input).await.unwrap();
-            let mut out = Vec::new();
-            timeout(Duration::from_secs(5), client.read_to_end(&mut out))
-                .await
-                .expect("closed after the idle timeout")
-                .unwrap();
+            let out = exchange_to_close(limits, input).await;
             assert!(out.is_empty(), "{out:?}");
-            task.await.unwrap();
         }
         // Idle again after a keep-alive answer: the same short timeout applies.
-        let (mut client, server) = duplex(4096);
-        let task = tokio::spawn(serve(
-            server,
-            limits,
-            std::future::pending(),
-            echo_path,
-            |_| true,
-        ));
-        client.write_all(b"GET /a HTTP/1.1\r\n\r\n").await.unwrap();
-        let mut out = Vec::new();
-        timeout(Duration::from_secs(5), client.read_to_end(&mut out))
-            .await
-            .expect("closed after the idle timeout")
-            .unwrap();
+        let out = exchange_to_close(limits, b"GET /a HTTP/1.1\r\n\r\n").await;
         assert_eq!(bodies(&String::from_utf8_lossy(&out)), vec!["/a "]);
-        task.await.unwrap();
     }
 
     #[tokio::test]
@@ -677,21 +672,7 @@ mod tests {
             read_timeout: Duration::from_millis(100),
             ..HttpLimits::default()
         };
-        let (mut client, server) = duplex(1024);
-        let task = tokio::spawn(serve(
-            server,
-            limits,
-            std::future::pending(),
-            echo_path,
-            |_| true,
-        ));
-        client.write_all(b"GET /a HTTP/1.1\r\n").await.unwrap();
-        let mut out = Vec::new();
-        timeout(Duration::from_secs(5), client.read_to_end(&mut out))
-            .await
-            .expect("closed after the timeout")
-            .unwrap();
+        let out = exchange_to_close(limits, b"GET /a HTTP/1.1\r\n").await;
         assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 408 "));
-        task.await.unwrap();
     }
 }

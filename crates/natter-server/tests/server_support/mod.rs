@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use natter_server::{Server, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
@@ -125,4 +126,14 @@ impl Raw {
 
 pub async fn within<F: std::future::Future>(f: F) -> F::Output {
     timeout(WAIT, f).await.expect("timed out")
+}
+
+/// Starts a server on 127.0.0.1 with an ephemeral port and default options.
+pub async fn start_local() -> ServerHandle {
+    Server::builder()
+        .host("127.0.0.1")
+        .port(0)
+        .start()
+        .await
+        .unwrap()
 }
