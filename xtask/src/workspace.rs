@@ -15,10 +15,19 @@ pub fn root() -> PathBuf {
 
 /// The same cargo that launched us (cargo sets `CARGO` for `cargo run`), so a rustup toolchain
 /// override applies to every step.
+///
+/// Under CI (`CI` set, as CI services do), builds are not incremental unless the caller chose
+/// otherwise: a clean clone builds once, and the incremental cache would only add gigabytes
+/// to a disk that CI shares.
 pub fn cargo() -> Command {
     let program = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(program);
     cmd.current_dir(root());
+    if env::var_os("CI").is_some_and(|v| !v.is_empty())
+        && env::var_os("CARGO_INCREMENTAL").is_none()
+    {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     cmd
 }
 
