@@ -227,7 +227,7 @@ fn command() -> Command {
     let top = Command::new("top")
         .about("Live view of a server's load and connections (like nats-top)")
         .after_help(
-            "Examples:\n  natter top\n  natter top --monitor http://10.0.0.5:8222 --sort msgs_to --conns 20\n  natter top --once --delay 500ms      # one plain frame, for scripts\n\nPress q to quit. The server needs monitoring enabled (nats-server -m 8222).",
+            "Examples:\n  natter top\n  natter top --monitor http://10.0.0.5:8222 --sort msgs_to --conns 20\n  natter top --once --delay 500ms      # one plain frame, for scripts\n\nKeys, as in nats-top:\n  o       sort by a column: type its name, Enter (Esc cancels)\n  n       how many connections to poll and show: type a number, Enter\n  s       show or hide each connection's subscriptions\n  ? or h  help: the keys and the sort columns\n  q       quit (Ctrl-C and Ctrl-D too)\n\nThe view fits the window: rows that do not fit are counted, long lines are cut\n(not when the output is not a terminal). The server needs monitoring enabled\n(nats-server -m 8222).",
         )
         .arg(
             Arg::new("monitor")
@@ -251,7 +251,7 @@ fn command() -> Command {
                 .value_name("FIELD")
                 .default_value("cid")
                 .value_parser(top::SORT_KEYS)
-                .help("Sort connections by this column"),
+                .help("Sort connections by this column (the o key changes it)"),
         )
         .arg(
             Arg::new("conns")
@@ -260,7 +260,7 @@ fn command() -> Command {
                 .value_name("N")
                 .default_value("1024")
                 .value_parser(value_parser!(u64).range(1..))
-                .help("Maximum number of connections to show"),
+                .help("Maximum number of connections to show (the n key changes it)"),
         )
         .arg(
             Arg::new("once")

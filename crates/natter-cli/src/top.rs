@@ -1,5 +1,9 @@
 //! `natter top`: a nats-top-like view of a server, built from its `/varz` and `/connz`
 //! monitoring endpoints (nats-server's field names, so it works against either server).
+//!
+//! At a terminal it takes single-key commands as nats-top does (`o` sort, `n` limit,
+//! `s` subscriptions, `?`/`h` help, `q` quit). [`Controls`] is the key handling as a plain
+//! state machine; [`run`] only feeds it bytes, polls, and draws what it says.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -9,7 +13,7 @@ use serde_json::Value;
 
 use crate::common::{go_duration_secs, parse_duration, Failure, Global, Outcome};
 use crate::http::{self, BaseUrl};
-use crate::term::Screen;
+use crate::term::{self, Screen, Size};
 
 /// Columns `--sort` accepts: the `/connz?sort=` names nats-top uses.
 pub(crate) const SORT_KEYS: [&str; 10] = [
@@ -25,6 +29,7 @@ pub(crate) const SORT_KEYS: [&str; 10] = [
     "uptime",
 ];
 
+#[derive(Clone)]
 struct Poll {
     at: Instant,
     varz: Value,
@@ -71,7 +76,274 @@ fn short_bytes(n: f64) -> String {
     format!("{n:.0}")
 }
 
-async fn poll(base: &BaseUrl, sort: &str, conns: usize, timeout: Duration) -> Outcome<Poll> {
+/// Longest text a prompt takes; more typing is ignored.
+const PROMPT_MAX: usize = 64;
+
+/// How long an error from a prompt stays on the bottom line (unless a key clears it).
+const NOTICE_FOR: Duration = Duration::from_secs(3);
+
+/// Which value a prompt on the bottom line is asking for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    Sort,
+    Limit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    /// The live view.
+    Top,
+    /// The key list; any key goes back.
+    Help,
+    /// Reading a value on the bottom line; the text typed so far.
+    Prompt(Ask, String),
+}
+
+const ESC: u8 = 0x1b;
+
+/// What the caller must do after a key; when several keys arrive at once, the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Action {
+    /// Nothing changed.
+    Ignore,
+    /// Only the screen changed (a prompt, the help, a message): draw it again.
+    Redraw,
+    /// What is polled changed (sort, limit, subscriptions): poll now and draw.
+    Repoll,
+    /// Leave.
+    Quit,
+}
+
+/// The settings the keys change and the key handling itself: bytes in, state and the
+/// text of the bottom line out. No I/O, so every key sequence can be tested directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Controls {
+    sort: String,
+    limit: usize,
+    subs: bool,
+    mode: Mode,
+    notice: Option<String>,
+}
+
+impl Controls {
+    pub(crate) fn new(sort: &str, limit: usize) -> Controls {
+        Controls {
+            sort: sort.to_string(),
+            limit: limit.max(1),
+            subs: false,
+            mode: Mode::Top,
+            notice: None,
+        }
+    }
+
+    /// The `/connz` sort option in force.
+    pub(crate) fn sort(&self) -> &str {
+        &self.sort
+    }
+
+    /// How many connections are polled and shown.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether each connection's subscriptions are polled and shown.
+    pub(crate) fn subs(&self) -> bool {
+        self.subs
+    }
+
+    fn showing_help(&self) -> bool {
+        self.mode == Mode::Help
+    }
+
+    fn prompting(&self) -> bool {
+        matches!(self.mode, Mode::Prompt(..))
+    }
+
+    /// Whether an error message is on the bottom line.
+    pub(crate) fn has_notice(&self) -> bool {
+        self.notice.is_some()
+    }
+
+    /// Removes the error message from the bottom line (its time is up).
+    pub(crate) fn clear_notice(&mut self) {
+        self.notice = None;
+    }
+
+    /// The bottom line: the open prompt with what has been typed, or an error message.
+    pub(crate) fn status_line(&self) -> Option<String> {
+        match &self.mode {
+            Mode::Prompt(Ask::Sort, typed) => Some(format!("sort by [{}]: {typed}", self.sort)),
+            Mode::Prompt(Ask::Limit, typed) => Some(format!("limit   [{}]: {typed}", self.limit)),
+            _ => self.notice.clone(),
+        }
+    }
+
+    /// Handles what one read from the terminal (in raw mode) returned: usually one key.
+    /// Keys that send an escape sequence (arrows, function keys: `ESC [ ... final` or
+    /// `ESC O x`, all in one read) are skipped whole; a lone `ESC` is the Esc key.
+    pub(crate) fn input(&mut self, bytes: &[u8]) -> Action {
+        let mut action = Action::Ignore;
+        let mut rest = bytes;
+        while let Some((&b, tail)) = rest.split_first() {
+            rest = tail;
+            if b == ESC && matches!(rest.first(), Some(b'[' | b'O')) {
+                let end = rest[1..]
+                    .iter()
+                    .position(|f| (0x40..=0x7e).contains(f))
+                    .map_or(rest.len(), |p| p + 2);
+                rest = &rest[end..];
+                continue;
+            }
+            action = action.max(self.key(b));
+            if action == Action::Quit {
+                break;
+            }
+        }
+        action
+    }
+
+    /// Handles one key byte.
+    pub(crate) fn key(&mut self, b: u8) -> Action {
+        // Ctrl-C and Ctrl-D (raw mode delivers them as bytes) quit from anywhere.
+        if b == 3 || b == 4 {
+            return Action::Quit;
+        }
+        // Any key dismisses a message.
+        let had_notice = self.notice.take().is_some();
+        let unchanged = if had_notice {
+            Action::Redraw
+        } else {
+            Action::Ignore
+        };
+        match std::mem::replace(&mut self.mode, Mode::Top) {
+            Mode::Help => {
+                if b == b'q' {
+                    Action::Quit
+                } else {
+                    Action::Redraw
+                }
+            }
+            Mode::Prompt(ask, mut typed) => match b {
+                b'\r' | b'\n' => self.submit(ask, typed.trim()),
+                ESC => Action::Redraw,
+                // Backspace (DEL or ^H) and ^U, as in a shell.
+                0x7f | 0x08 => {
+                    typed.pop();
+                    self.mode = Mode::Prompt(ask, typed);
+                    Action::Redraw
+                }
+                0x15 => {
+                    self.mode = Mode::Prompt(ask, String::new());
+                    Action::Redraw
+                }
+                0x20..=0x7e if typed.len() < PROMPT_MAX => {
+                    typed.push(char::from(b));
+                    self.mode = Mode::Prompt(ask, typed);
+                    Action::Redraw
+                }
+                _ => {
+                    self.mode = Mode::Prompt(ask, typed);
+                    unchanged
+                }
+            },
+            Mode::Top => match b {
+                b'q' => Action::Quit,
+                b'o' => {
+                    self.mode = Mode::Prompt(Ask::Sort, String::new());
+                    Action::Redraw
+                }
+                b'n' => {
+                    self.mode = Mode::Prompt(Ask::Limit, String::new());
+                    Action::Redraw
+                }
+                b's' => {
+                    self.subs = !self.subs;
+                    Action::Repoll
+                }
+                b'?' | b'h' => {
+                    self.mode = Mode::Help;
+                    Action::Redraw
+                }
+                _ => unchanged,
+            },
+        }
+    }
+
+    /// Enter on a prompt: apply a valid value, show an error for an invalid one; an empty
+    /// line changes nothing.
+    fn submit(&mut self, ask: Ask, typed: &str) -> Action {
+        if typed.is_empty() {
+            return Action::Redraw;
+        }
+        match ask {
+            Ask::Sort => {
+                let name = typed.to_ascii_lowercase();
+                if SORT_KEYS.contains(&name.as_str()) {
+                    self.sort = name;
+                    Action::Repoll
+                } else {
+                    self.notice = Some(format!(
+                        "invalid order: {typed} (one of {})",
+                        SORT_KEYS.join(", ")
+                    ));
+                    Action::Redraw
+                }
+            }
+            Ask::Limit => match typed.parse::<u32>() {
+                Ok(n) if n > 0 => {
+                    self.limit = n as usize;
+                    Action::Repoll
+                }
+                _ => {
+                    self.notice = Some(format!(
+                        "invalid limit: {typed} (a number of connections, 1 or more)"
+                    ));
+                    Action::Redraw
+                }
+            },
+        }
+    }
+}
+
+/// The help screen: the keys, the sort options and the current settings.
+fn help_lines(c: &Controls) -> Vec<String> {
+    let text = format!(
+        "natter top: keys
+
+  o<column>  Sort the connections by <column>: type its name, then Enter
+             (Esc or an empty line cancels). Columns:
+             {}
+             --sort sets the first one.
+
+  n<number>  How many connections to poll and show (--conns sets the first).
+             The server sorts before it limits, so n 1 with o msgs_to
+             shows the connection that received the most messages.
+
+  s          Show or hide each connection's subscriptions.
+
+  ? or h     This help.
+
+  q          Quit (Ctrl-C and Ctrl-D too).
+
+Now: sorted by {}, up to {} connections, subscriptions {}.
+
+Press any key to go back.",
+        SORT_KEYS.join(" "),
+        c.sort,
+        c.limit,
+        if c.subs { "shown" } else { "hidden" }
+    );
+    text.lines().map(str::to_string).collect()
+}
+
+/// The `/connz` request for the current settings (the sort name is always one of
+/// [`SORT_KEYS`], so it needs no escaping).
+fn connz_path(c: &Controls) -> String {
+    let subs = if c.subs() { "&subs=1" } else { "" };
+    format!("/connz?sort={}&limit={}{subs}", c.sort(), c.limit())
+}
+
+async fn poll(base: &BaseUrl, c: &Controls, timeout: Duration) -> Outcome<Poll> {
     let (status, body) = http::get(base, "/varz", timeout).await?;
     if status != 200 {
         return Err(Failure::new(format!("GET /varz answered HTTP {status}")));
@@ -80,10 +352,10 @@ async fn poll(base: &BaseUrl, sort: &str, conns: usize, timeout: Duration) -> Ou
         .map_err(|e| Failure::new(format!("/varz is not JSON: {e}")))?;
     // The server sorts and limits so the busiest connections are the ones returned; if it
     // refuses the parameters, take everything and sort here.
-    let (mut status, mut body) =
-        http::get(base, &format!("/connz?sort={sort}&limit={conns}"), timeout).await?;
+    let (mut status, mut body) = http::get(base, &connz_path(c), timeout).await?;
     if status != 200 {
-        (status, body) = http::get(base, "/connz", timeout).await?;
+        let plain = if c.subs() { "/connz?subs=1" } else { "/connz" };
+        (status, body) = http::get(base, plain, timeout).await?;
     }
     if status != 200 {
         return Err(Failure::new(format!("GET /connz answered HTTP {status}")));
@@ -120,51 +392,79 @@ fn sort_connections(conns: &mut [Value], key: &str) {
     }
 }
 
-/// Renders one screen from the latest poll and the one before it (for the rates).
-fn frame(prev: &Poll, cur: &Poll, sort: &str, limit: usize) -> String {
+/// One screen's content before it is fitted to a window: the server summary and the
+/// column titles, then one line per connection.
+struct Frame {
+    head: Vec<String>,
+    rows: Vec<String>,
+}
+
+impl Frame {
+    /// The whole frame as plain text (`--once`, or output that is not a terminal).
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for line in self.head.iter().chain(&self.rows) {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Builds one screen from the latest poll and the one before it (for the rates).
+fn frame(prev: &Poll, cur: &Poll, c: &Controls) -> Frame {
     let v = &cur.varz;
     let secs = cur.at.duration_since(prev.at).as_secs_f64().max(1e-3);
     let rate = |key: &str| ((int(v, key) - int(&prev.varz, key)).max(0) as f64) / secs;
-    let mut out = String::new();
-    out += &format!(
-        "NATS server version {} (uptime: {}) {}\n",
-        text(v, "version"),
-        text(v, "uptime"),
-        text(v, "server_name")
-    );
-    out += "Server:\n";
-    out += &format!("  ID:   {}\n", text(v, "server_id"));
-    out += &format!(
-        "  Load: CPU: {:>5.1}%  Memory: {}  Slow Consumers: {}\n",
-        v["cpu"].as_f64().unwrap_or(0.0),
-        short_bytes(int(v, "mem") as f64),
-        int(v, "slow_consumers")
-    );
-    out += &format!(
-        "  Conns: {}  Total: {}  Subscriptions: {}\n",
-        int(v, "connections"),
-        int(v, "total_connections"),
-        int(v, "subscriptions")
-    );
+    let mut head = vec![
+        format!(
+            "NATS server version {} (uptime: {}) {}",
+            text(v, "version"),
+            text(v, "uptime"),
+            text(v, "server_name")
+        ),
+        "Server:".to_string(),
+        format!("  ID:   {}", text(v, "server_id")),
+        format!(
+            "  Load: CPU: {:>5.1}%  Memory: {}  Slow Consumers: {}",
+            v["cpu"].as_f64().unwrap_or(0.0),
+            short_bytes(int(v, "mem") as f64),
+            int(v, "slow_consumers")
+        ),
+        format!(
+            "  Conns: {}  Total: {}  Subscriptions: {}",
+            int(v, "connections"),
+            int(v, "total_connections"),
+            int(v, "subscriptions")
+        ),
+    ];
     for (label, dir) in [("In: ", "in"), ("Out:", "out")] {
         let (m, b) = (format!("{dir}_msgs"), format!("{dir}_bytes"));
-        out += &format!(
-            "  {label}  Msgs: {}  Bytes: {}  Msgs/Sec: {:.1}  Bytes/Sec: {}\n",
+        head.push(format!(
+            "  {label}  Msgs: {}  Bytes: {}  Msgs/Sec: {:.1}  Bytes/Sec: {}",
             short(int(v, &m) as f64),
             short_bytes(int(v, &b) as f64),
             rate(&m),
             short_bytes(rate(&b))
-        );
+        ));
     }
     let mut conns: Vec<Value> = cur.connz["connections"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    sort_connections(&mut conns, sort);
-    conns.truncate(limit);
-    out += &format!("\nConnections Polled: {} (sorted by {sort})\n", conns.len());
-    out += &format!(
-        "  {:<21} {:<6} {:<24} {:<6} {:<9} {:<9} {:<9} {:<9} {:<9} {:<8} {:<9} {:<9} {:<9}\n",
+    sort_connections(&mut conns, c.sort());
+    conns.truncate(c.limit());
+    head.push(String::new());
+    head.push(format!(
+        "Connections Polled: {} (sorted by {})",
+        conns.len(),
+        c.sort()
+    ));
+    // With subscriptions, they follow the last activity, an RFC 3339 time with nanoseconds
+    // (up to 30 characters).
+    let last_w = if c.subs() { 30 } else { 0 };
+    let mut titles = format!(
+        "  {:<21} {:<6} {:<24} {:<6} {:<9} {:<9} {:<9} {:<9} {:<10} {:<8} {:<9} {:<9} {:<last_w$}",
         "HOST",
         "CID",
         "NAME",
@@ -179,27 +479,68 @@ fn frame(prev: &Poll, cur: &Poll, sort: &str, limit: usize) -> String {
         "UPTIME",
         "LAST_ACTIVITY"
     );
-    for c in &conns {
-        let host = format!("{}:{}", text(c, "ip"), int(c, "port"));
-        let name: String = text(c, "name").chars().take(24).collect();
-        out += &format!(
-            "  {:<21} {:<6} {:<24} {:<6} {:<9} {:<9} {:<9} {:<9} {:<9} {:<8} {:<9} {:<9} {}\n",
-            host,
-            int(c, "cid"),
-            name,
-            int(c, "subscriptions"),
-            short_bytes(int(c, "pending_bytes") as f64),
-            short(int(c, "out_msgs") as f64),
-            short(int(c, "in_msgs") as f64),
-            short_bytes(int(c, "out_bytes") as f64),
-            short_bytes(int(c, "in_bytes") as f64),
-            text(c, "lang"),
-            text(c, "version"),
-            text(c, "uptime"),
-            text(c, "last_activity")
-        );
+    if c.subs() {
+        titles.push_str(" SUBSCRIPTIONS");
     }
-    out
+    head.push(titles);
+    let rows = conns
+        .iter()
+        .map(|conn| {
+            let host = format!("{}:{}", text(conn, "ip"), int(conn, "port"));
+            let name: String = text(conn, "name").chars().take(24).collect();
+            let mut row = format!(
+                "  {:<21} {:<6} {:<24} {:<6} {:<9} {:<9} {:<9} {:<9} {:<10} {:<8} {:<9} {:<9} {:<last_w$}",
+                host,
+                int(conn, "cid"),
+                name,
+                int(conn, "subscriptions"),
+                short_bytes(int(conn, "pending_bytes") as f64),
+                short(int(conn, "out_msgs") as f64),
+                short(int(conn, "in_msgs") as f64),
+                short_bytes(int(conn, "out_bytes") as f64),
+                short_bytes(int(conn, "in_bytes") as f64),
+                text(conn, "lang"),
+                text(conn, "version"),
+                text(conn, "uptime"),
+                text(conn, "last_activity")
+            );
+            if c.subs() {
+                let subs: Vec<&str> = conn["subscriptions_list"]
+                    .as_array()
+                    .map(|l| l.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                row.push(' ');
+                row.push_str(&subs.join(", "));
+            }
+            row
+        })
+        .collect();
+    Frame { head, rows }
+}
+
+/// The lines to draw for the current state, fitted to `size`, and where the cursor goes
+/// (the end of an open prompt).
+fn screen_lines(
+    c: &Controls,
+    prev: &Poll,
+    cur: &Poll,
+    size: Option<Size>,
+) -> (Vec<String>, Option<(usize, usize)>) {
+    let (head, rows) = if c.showing_help() {
+        (help_lines(c), Vec::new())
+    } else {
+        let f = frame(prev, cur, c);
+        (f.head, f.rows)
+    };
+    let status = c.status_line();
+    let lines = term::fit(&head, &rows, status.as_deref(), size);
+    let cursor = match (size, lines.last()) {
+        (Some(size), Some(last)) if c.prompting() && size.cols > 0 => {
+            Some((size.rows - 1, last.chars().count().min(size.cols - 1)))
+        }
+        _ => None,
+    };
+    (lines, cursor)
 }
 
 pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
@@ -210,65 +551,92 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
     let delay = parse_duration(m.get_one::<String>("delay").map_or("1s", |s| s.as_str()))
         .map_err(|e| Failure::new(format!("--delay: {e}")))?;
     let delay = delay.max(Duration::from_millis(10));
-    let sort = m
-        .get_one::<String>("sort")
-        .map_or("cid", |s| s.as_str())
-        .to_string();
-    let conns = m.get_one::<u64>("conns").map_or(1024, |n| *n as usize);
+    let sort = m.get_one::<String>("sort").map_or("cid", |s| s.as_str());
+    let conns = m.get_one::<u64>("conns").map_or(1024, |n| *n);
+    let mut controls = Controls::new(sort, usize::try_from(conns).unwrap_or(usize::MAX));
     let timeout = g.timeout;
 
-    let mut prev = poll(&base, &sort, conns, timeout).await?;
+    let first = poll(&base, &controls, timeout).await?;
     if m.get_flag("once") {
         // Rates need two polls.
         tokio::time::sleep(delay).await;
-        let cur = poll(&base, &sort, conns, timeout).await?;
+        let cur = poll(&base, &controls, timeout).await?;
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(frame(&prev, &cur, &sort, conns).as_bytes());
+        let _ = out.write_all(frame(&first, &cur, &controls).text().as_bytes());
         let _ = out.flush();
         return Ok(());
     }
 
     let interactive = std::io::stdin().is_terminal();
-    let (keys_tx, mut keys) = tokio::sync::mpsc::unbounded_channel::<u8>();
+    let (keys_tx, mut keys) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
     if interactive {
-        // A plain thread: blocking stdin reads must not occupy a runtime worker.
+        // A plain thread: blocking stdin reads must not occupy a runtime worker. Each read
+        // is sent whole, so an escape sequence stays together.
         std::thread::spawn(move || {
             use std::io::Read;
             let mut stdin = std::io::stdin();
-            let mut b = [0u8; 1];
-            while let Ok(1) = stdin.read(&mut b) {
-                if keys_tx.send(b[0]).is_err() {
+            let mut buf = [0u8; 64];
+            while let Ok(n @ 1..) = stdin.read(&mut buf) {
+                if keys_tx.send(buf[..n].to_vec()).is_err() {
                     break;
                 }
             }
         });
     }
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term_signal = signal(SignalKind::terminate())?;
+    let mut winch = signal(SignalKind::window_change())?;
     let screen = Screen::enter(interactive);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    screen.draw(&frame(&prev, &prev, &sort, conns));
+    let (mut prev, mut cur) = (first.clone(), first);
+    let draw = |c: &Controls, prev: &Poll, cur: &Poll| {
+        // The size is read on every draw, so a resize shows on the next frame even if its
+        // signal was missed.
+        let size = term::size();
+        let (lines, cursor) = screen_lines(c, prev, cur, size);
+        screen.draw(&lines, size, cursor);
+    };
+    draw(&controls, &prev, &cur);
+    let mut next_poll = tokio::time::Instant::now() + delay;
+    let mut notice_until: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {
-                match poll(&base, &sort, conns, timeout).await {
-                    Ok(cur) => {
-                        screen.draw(&frame(&prev, &cur, &sort, conns));
-                        prev = cur;
+            _ = tokio::time::sleep_until(next_poll) => {
+                match poll(&base, &controls, timeout).await {
+                    Ok(new) => {
+                        prev = std::mem::replace(&mut cur, new);
+                        draw(&controls, &prev, &cur);
                     }
-                    Err(e) => {
-                        drop(screen);
-                        return Err(e);
-                    }
+                    // The screen guard restores the terminal before the error is printed.
+                    Err(e) => return Err(e),
                 }
+                next_poll = tokio::time::Instant::now() + delay;
             }
             key = keys.recv(), if interactive => {
-                // `q`, Ctrl-C and Ctrl-D quit; raw mode delivers Ctrl-C as a byte.
-                if matches!(key, Some(b'q' | b'Q' | 3 | 4) | None) {
+                let Some(key) = key else {
+                    // stdin closed: nobody can press q any more.
                     return Ok(());
+                };
+                match controls.input(&key) {
+                    Action::Quit => return Ok(()),
+                    Action::Repoll => next_poll = tokio::time::Instant::now(),
+                    Action::Redraw => draw(&controls, &prev, &cur),
+                    Action::Ignore => {}
                 }
+                // Every key clears a message and only Enter on a prompt sets one, so a
+                // message here is new.
+                notice_until = controls
+                    .has_notice()
+                    .then(|| tokio::time::Instant::now() + NOTICE_FOR);
             }
+            _ = tokio::time::sleep_until(notice_until.unwrap_or(next_poll)), if notice_until.is_some() => {
+                controls.clear_notice();
+                notice_until = None;
+                draw(&controls, &prev, &cur);
+            }
+            _ = winch.recv() => draw(&controls, &prev, &cur),
             _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = term.recv() => return Ok(()),
+            _ = term_signal.recv() => return Ok(()),
         }
     }
 }
@@ -309,10 +677,244 @@ mod tests {
             varz: json!({"in_msgs": 300, "out_msgs": 0, "in_bytes": 2048, "out_bytes": 0, "version": "9.9"}),
             connz: json!({"connections": [{"cid": 4, "ip": "127.0.0.1", "port": 5, "name": "x"}]}),
         };
-        let f = frame(&a, &b, "cid", 10);
+        let f = frame(&a, &b, &Controls::new("cid", 10)).text();
         assert!(f.contains("NATS server version 9.9"), "{f}");
         assert!(f.contains("Msgs/Sec: 100.0  Bytes/Sec: 1.0K"), "{f}");
         assert!(f.contains("127.0.0.1:5"), "{f}");
         assert!(f.contains("Connections Polled: 1"), "{f}");
+    }
+
+    fn typed(c: &mut Controls, keys: &str) -> Action {
+        c.input(keys.as_bytes())
+    }
+
+    #[test]
+    fn o_prompts_for_a_sort_column_and_enter_applies_it() {
+        let mut c = Controls::new("cid", 1024);
+        assert_eq!(c.status_line(), None);
+        assert_eq!(c.key(b'o'), Action::Redraw);
+        assert_eq!(c.status_line().as_deref(), Some("sort by [cid]: "));
+        for b in b"msgs_t" {
+            assert_eq!(c.key(*b), Action::Redraw);
+        }
+        assert_eq!(c.status_line().as_deref(), Some("sort by [cid]: msgs_t"));
+        assert_eq!(c.sort(), "cid", "nothing applies before Enter");
+        c.key(b'o');
+        assert_eq!(c.key(b'\r'), Action::Repoll);
+        assert_eq!(c.sort(), "msgs_to");
+        assert_eq!(c.status_line(), None, "the prompt closes");
+        assert_eq!(connz_path(&c), "/connz?sort=msgs_to&limit=1024");
+        // Letters that are commands elsewhere are text in a prompt; backspace edits.
+        assert_eq!(
+            typed(&mut c, "oqs?hx\x7f\x7f\x7f\x7fbytes_from"),
+            Action::Redraw
+        );
+        assert_eq!(
+            c.status_line().as_deref(),
+            Some("sort by [msgs_to]: qbytes_from")
+        );
+        assert_eq!(c.key(0x08), Action::Redraw);
+        c.key(0x15);
+        assert_eq!(c.status_line().as_deref(), Some("sort by [msgs_to]: "));
+        assert_eq!(typed(&mut c, "Bytes_From\n"), Action::Repoll);
+        assert_eq!(c.sort(), "bytes_from");
+        assert!(!c.subs());
+    }
+
+    #[test]
+    fn an_invalid_sort_name_is_an_error_message_and_changes_nothing() {
+        let mut c = Controls::new("subs", 10);
+        assert_eq!(typed(&mut c, "obogus\r"), Action::Redraw);
+        assert_eq!(c.sort(), "subs");
+        let status = c.status_line().unwrap();
+        assert!(
+            status.starts_with("invalid order: bogus (one of cid, subs,"),
+            "{status}"
+        );
+        assert!(c.has_notice());
+        // The next key clears the message and still does its job.
+        assert_eq!(c.key(b'o'), Action::Redraw);
+        assert_eq!(c.status_line().as_deref(), Some("sort by [subs]: "));
+        assert!(!c.has_notice());
+        // An ignored key that clears a message still needs a redraw.
+        typed(&mut c, "x\r");
+        assert!(c.has_notice());
+        assert_eq!(c.key(b'z'), Action::Redraw);
+        assert_eq!(c.key(b'z'), Action::Ignore);
+        // The timer clears it too.
+        typed(&mut c, "ox\r");
+        c.clear_notice();
+        assert_eq!(c.status_line(), None);
+    }
+
+    #[test]
+    fn esc_or_an_empty_line_cancels_a_prompt() {
+        let mut c = Controls::new("cid", 10);
+        assert_eq!(typed(&mut c, "omsgs_to\x1b"), Action::Redraw);
+        assert_eq!((c.sort(), c.status_line()), ("cid", None));
+        assert_eq!(typed(&mut c, "o   \r"), Action::Redraw);
+        assert_eq!((c.sort(), c.status_line()), ("cid", None));
+        assert_eq!(typed(&mut c, "n\r"), Action::Redraw);
+        assert_eq!((c.limit(), c.status_line()), (10, None));
+        // Arrow and function keys are skipped whole, not typed or cancelling.
+        assert_eq!(typed(&mut c, "oid\x1b[D\x1b[1;5C\x1bOPle"), Action::Redraw);
+        assert_eq!(c.status_line().as_deref(), Some("sort by [cid]: idle"));
+        assert_eq!(typed(&mut c, "\r"), Action::Repoll);
+        assert_eq!(c.sort(), "idle");
+    }
+
+    #[test]
+    fn n_prompts_for_a_positive_connection_limit() {
+        let mut c = Controls::new("cid", 1024);
+        assert_eq!(c.key(b'n'), Action::Redraw);
+        assert_eq!(c.status_line().as_deref(), Some("limit   [1024]: "));
+        assert_eq!(typed(&mut c, "25\r"), Action::Repoll);
+        assert_eq!(c.limit(), 25);
+        assert_eq!(connz_path(&c), "/connz?sort=cid&limit=25");
+        for bad in ["0", "-3", "ten", "99999999999999999999", "1.5"] {
+            assert_eq!(typed(&mut c, &format!("n{bad}\r")), Action::Redraw, "{bad}");
+            assert_eq!(c.limit(), 25, "{bad}");
+            let status = c.status_line().unwrap();
+            assert!(
+                status.starts_with(&format!("invalid limit: {bad}")),
+                "{status}"
+            );
+        }
+        // Typing stops at the prompt's length limit.
+        typed(&mut c, "n");
+        typed(&mut c, &"9".repeat(500));
+        assert_eq!(
+            c.status_line().unwrap().len(),
+            "limit   [25]: ".len() + PROMPT_MAX
+        );
+    }
+
+    #[test]
+    fn s_toggles_subscriptions_and_the_help_screen_returns_on_any_key() {
+        let mut c = Controls::new("cid", 5);
+        assert_eq!(c.key(b's'), Action::Repoll);
+        assert!(c.subs());
+        assert_eq!(connz_path(&c), "/connz?sort=cid&limit=5&subs=1");
+        assert_eq!(c.key(b's'), Action::Repoll);
+        assert!(!c.subs());
+
+        for help in [b'?', b'h'] {
+            assert_eq!(c.key(help), Action::Redraw);
+            assert!(c.showing_help());
+            let text = help_lines(&c).join("\n");
+            for key in ["o<column>", "n<number>", "  s  ", "? or h", "  q  "] {
+                assert!(text.contains(key), "{key} missing from {text}");
+            }
+            for name in SORT_KEYS {
+                assert!(text.contains(name), "{name} missing from {text}");
+            }
+            assert!(
+                text.contains("sorted by cid, up to 5 connections"),
+                "{text}"
+            );
+            // Any key goes back and does nothing else (s does not toggle here).
+            assert_eq!(c.key(b's'), Action::Redraw);
+            assert!(!c.showing_help());
+            assert!(!c.subs());
+        }
+        typed(&mut c, "?");
+        assert_eq!(c.key(b'q'), Action::Quit, "q quits from the help too");
+    }
+
+    #[test]
+    fn q_ctrl_c_and_ctrl_d_quit_and_unknown_keys_are_ignored() {
+        let mut c = Controls::new("cid", 5);
+        for b in [b'x', b'Q', b' ', b'\r', 0x7f, 0x1b, 0x80, 0xff] {
+            assert_eq!(c.key(b), Action::Ignore, "{b:#x}");
+        }
+        assert_eq!(typed(&mut c, "\x1b[A\x1b[5~"), Action::Ignore);
+        assert_eq!(c, Controls::new("cid", 5), "ignored keys change nothing");
+        assert_eq!(c.key(b'q'), Action::Quit);
+        for quit in [3u8, 4] {
+            let mut c = Controls::new("cid", 5);
+            assert_eq!(c.key(quit), Action::Quit);
+            c.key(b'o');
+            assert_eq!(c.key(quit), Action::Quit, "from a prompt too");
+        }
+        // Keys after q in the same read are not looked at.
+        let mut c = Controls::new("cid", 5);
+        assert_eq!(typed(&mut c, "qs"), Action::Quit);
+        assert!(!c.subs());
+    }
+
+    fn poll_with(conns: Vec<Value>) -> Poll {
+        Poll {
+            at: Instant::now(),
+            varz: json!({"version": "2.10.0", "server_id": "NABC"}),
+            connz: json!({ "connections": conns }),
+        }
+    }
+
+    #[test]
+    fn subscriptions_show_in_their_own_column() {
+        let p = poll_with(vec![
+            json!({"cid": 1, "ip": "127.0.0.1", "port": 9, "subscriptions": 2,
+                   "last_activity": "2026-01-01T00:00:01.123456789Z",
+                   "subscriptions_list": ["orders.>", "time.now"]}),
+            json!({"cid": 2, "ip": "127.0.0.1", "port": 10, "subscriptions": 0,
+                   "last_activity": "2026-01-01T00:00:02Z"}),
+        ]);
+        let mut c = Controls::new("cid", 10);
+        let plain = frame(&p, &p, &c).text();
+        assert!(!plain.contains("SUBSCRIPTIONS"), "{plain}");
+        assert!(!plain.contains("orders.>"), "{plain}");
+        c.key(b's');
+        let f = frame(&p, &p, &c);
+        let titles = f.head.last().unwrap();
+        let col = titles.find("SUBSCRIPTIONS").expect(titles);
+        assert!(titles.find("LAST_ACTIVITY").unwrap() < col);
+        assert_eq!(&f.rows[0][col..], "orders.>, time.now", "{:?}", f.rows);
+        assert!(f.rows[1].trim_end().ends_with("00:00:02Z"), "{:?}", f.rows);
+    }
+
+    #[test]
+    fn the_screen_fits_the_window_and_says_what_is_hidden() {
+        let conns = (1..=20)
+            .map(|i| json!({"cid": i, "ip": "10.0.0.1", "port": 4000 + i, "name": "client"}))
+            .collect();
+        let p = poll_with(conns);
+        let mut c = Controls::new("cid", 100);
+        let size = Size { rows: 15, cols: 40 };
+        let (lines, cursor) = screen_lines(&c, &p, &p, Some(size));
+        assert_eq!(lines.len(), 15, "{lines:#?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{lines:#?}");
+        assert!(lines[0].starts_with("NATS server version 2.10.0"));
+        assert_eq!(lines[8], "Connections Polled: 20 (sorted by cid)");
+        // 10 header lines, 3 rows, the note, the status line.
+        assert!(lines[10].starts_with("  10.0.0.1:4001 "), "{lines:#?}");
+        assert!(lines[12].starts_with("  10.0.0.1:4003 "), "{lines:#?}");
+        assert!(
+            lines[13].starts_with("  ... 17 more connections"),
+            "{lines:#?}"
+        );
+        assert_eq!(lines[14], "");
+        assert_eq!(cursor, None);
+
+        // A prompt sits on the bottom row with the cursor after what was typed.
+        typed(&mut c, "omsgs");
+        let (lines, cursor) = screen_lines(&c, &p, &p, Some(size));
+        assert_eq!(lines[14], "sort by [cid]: msgs");
+        assert_eq!(cursor, Some((14, 19)));
+
+        // The help is cut the same way.
+        typed(&mut c, "\x1b?");
+        let small = Size { rows: 6, cols: 12 };
+        let (lines, _) = screen_lines(&c, &p, &p, Some(small));
+        assert_eq!(lines.len(), 6);
+        assert_eq!(lines[0], "natter top: ");
+        assert!(lines.iter().all(|l| l.chars().count() <= 12), "{lines:#?}");
+
+        // Not a terminal: every row, uncut.
+        typed(&mut c, "x");
+        let (lines, cursor) = screen_lines(&c, &p, &p, None);
+        assert_eq!(lines.len(), 10 + 20);
+        assert!(lines[10].len() > 100);
+        assert!(lines[29].starts_with("  10.0.0.1:4020 "), "{lines:#?}");
+        assert_eq!(cursor, None);
     }
 }

@@ -1,0 +1,208 @@
+//! `natter top` run on a pseudo-terminal against an in-process natter-server: keys are
+//! typed on the master side and the screen is rebuilt from what the program writes.
+
+mod support;
+
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::pty::{openpty, Winsize};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use support::Term;
+
+/// Longest wait for something to appear on the screen (polls are every 100 ms).
+const LIMIT: Duration = Duration::from_secs(15);
+
+/// The `natter` process, killed if the test fails before it exits.
+struct Natter(Child);
+
+impl Drop for Natter {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn top_on_a_terminal_takes_keys_fits_the_window_and_restores_the_screen() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let srv = rt.block_on(async {
+        natter_server::Server::builder()
+            .host("127.0.0.1")
+            .port(0)
+            .http_port(0)
+            .start()
+            .await
+            .expect("server starts")
+    });
+    let monitor = srv.monitor_url().expect("monitoring is on");
+    // Six connections with one subscription each: more than a small window can list.
+    let clients = rt.block_on(async {
+        let mut clients = Vec::new();
+        for i in 0..6 {
+            let client = async_nats::connect(srv.client_url())
+                .await
+                .expect("connect");
+            let sub = client
+                .subscribe(format!("pty.{i}"))
+                .await
+                .expect("subscribe");
+            client.flush().await.expect("flush");
+            clients.push((client, sub));
+        }
+        clients
+    });
+
+    let (rows, cols) = (40u16, 250u16);
+    let pty = openpty(
+        &Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
+        None,
+    )
+    .expect("openpty");
+    let slave = |what| Stdio::from(pty.slave.try_clone().expect(what));
+    let mut natter = Natter(
+        Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(["top", "--monitor", &monitor, "--delay", "100ms"])
+            .stdin(slave("stdin"))
+            .stdout(slave("stdout"))
+            .stderr(slave("stderr"))
+            .spawn()
+            .expect("natter runs"),
+    );
+    let child = &mut natter.0;
+    // Only the child may hold the slave side, so its exit closes the terminal.
+    drop(pty.slave);
+    let mut term = Term::new(pty.master, rows.into(), cols.into());
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+
+    term.wait_for("the first frame", LIMIT, |vt| {
+        vt.alternate && vt.text().contains("Connections Polled: 6 (sorted by cid)")
+    });
+
+    // o opens the sort prompt on the bottom line; the name and Enter apply it.
+    term.send(b"o");
+    term.wait_for("the sort prompt", LIMIT, |vt| {
+        vt.bottom() == "sort by [cid]:" && vt.cursor_visible
+    });
+    term.send(b"msgs_to\r");
+    term.wait_for("the new sort", LIMIT, |vt| {
+        vt.text()
+            .contains("Connections Polled: 6 (sorted by msgs_to)")
+            && vt.bottom().is_empty()
+    });
+
+    // A bad name is a message, not a crash.
+    term.send(b"obogus\r");
+    term.wait_for("the invalid order message", LIMIT, |vt| {
+        vt.bottom().starts_with("invalid order: bogus")
+    });
+    assert!(
+        child.try_wait().expect("child status").is_none(),
+        "natter top exited on a bad sort name:\n{}",
+        term.vt.text()
+    );
+    let draws = term.vt.draws;
+    term.wait_for("the view to go on", LIMIT, |vt| {
+        vt.draws >= draws + 2 && vt.text().contains("(sorted by msgs_to)")
+    });
+
+    // s adds each connection's subscriptions.
+    term.send(b"s");
+    term.wait_for("the subscriptions column", LIMIT, |vt| {
+        let text = vt.text();
+        text.contains(" SUBSCRIPTIONS") && (0..6).all(|i| text.contains(&format!(" pty.{i}")))
+    });
+    assert!(!term.vt.overflowed, "a line wrapped:\n{}", term.vt.text());
+
+    // ? shows the keys and the sort columns; any key goes back.
+    term.send(b"?");
+    term.wait_for("the help", LIMIT, |vt| {
+        let text = vt.text();
+        text.contains("Press any key to go back")
+            && text.contains("bytes_from")
+            && !text.contains("Connections Polled")
+    });
+    term.send(b"x");
+    term.wait_for("the view after the help", LIMIT, |vt| {
+        vt.text().contains(" SUBSCRIPTIONS")
+    });
+
+    // A smaller window: the program is told (SIGWINCH) and the frame must fit it.
+    let (small_rows, small_cols) = (14u16, 60u16);
+    term.resize(small_rows, small_cols);
+    kill(pid, Signal::SIGWINCH).expect("send SIGWINCH");
+    // 10 header lines and the bottom line leave 3 rows: 2 connections and the note.
+    term.wait_for("a frame for the small window", LIMIT, |vt| {
+        vt.line(12)
+            .starts_with("  ... 4 more connections not shown")
+    });
+    // Frames written for the old size may have wrapped; from here on, none may.
+    term.vt.overflowed = false;
+    let draws = term.vt.draws;
+    term.wait_for("two more frames", LIMIT, |vt| vt.draws >= draws + 2);
+    term.wait_for("a complete frame", LIMIT, |vt| {
+        vt.line(12).starts_with("  ... 4 more connections")
+    });
+    let screen = term.vt.text();
+    assert!(
+        !term.vt.overflowed,
+        "a line wrapped or the screen scrolled:\n{screen}"
+    );
+    assert!(
+        term.vt.line(0).starts_with("NATS server version"),
+        "{screen}"
+    );
+    assert!(
+        term.vt.line(8).starts_with("Connections Polled: 6"),
+        "{screen}"
+    );
+    assert!(term.vt.line(10).starts_with("  127.0.0.1:"), "{screen}");
+    assert!(term.vt.line(11).starts_with("  127.0.0.1:"), "{screen}");
+    // The column titles are cut exactly at the width, the last column kept.
+    assert_eq!(
+        term.vt.line(9).chars().count(),
+        usize::from(small_cols),
+        "{screen}"
+    );
+    assert!(term.vt.line(9).ends_with(" SUBS"), "{screen}");
+
+    term.send(b"q");
+    let Some(status) = wait_exit(child, Duration::from_secs(5)) else {
+        panic!("natter top did not quit on q:\n{}", term.vt.text());
+    };
+    term.read_to_close(LIMIT);
+    assert!(status.success(), "{status}:\n{}", term.vt.text());
+    let out = String::from_utf8_lossy(&term.raw);
+    let left = out
+        .rfind("\x1b[?1049l")
+        .expect("the alternate screen is left");
+    assert!(
+        out.rfind("\x1b[?1049h")
+            .is_some_and(|entered| entered < left),
+        "{out:?}"
+    );
+    assert!(!term.vt.alternate && term.vt.cursor_visible);
+    drop(clients);
+    rt.block_on(srv.shutdown());
+}
