@@ -4,8 +4,8 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::encode::put_json;
 use crate::scan::{
-    parse_size, put_decimal, take_frame, LineScanner, Shape, Tokens, VerbSpec, BLANKS,
-    BLANKS_AND_EOL,
+    check_payload, parse_size, put_decimal, LineScanner, PayloadCheck, Shape, Tokens, VerbSpec,
+    BLANKS, BLANKS_AND_EOL,
 };
 use crate::{Connect, Info, Limits, ProtoError};
 
@@ -61,6 +61,34 @@ pub enum ClientOp {
 }
 
 impl ClientOp {
+    /// A `PUB` or `HPUB` as the borrowed view [`ClientParser::decode_with`] gives.
+    pub fn as_pub(&self) -> Option<PubRef<'_>> {
+        match self {
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => Some(PubRef {
+                subject,
+                reply: reply.as_deref(),
+                headers: None,
+                payload,
+            }),
+            ClientOp::HPub {
+                subject,
+                reply,
+                headers,
+                payload,
+            } => Some(PubRef {
+                subject,
+                reply: reply.as_deref(),
+                headers: Some(headers),
+                payload,
+            }),
+            _ => None,
+        }
+    }
+
     /// Appends the operation in wire form (as a client library writes it).
     pub fn encode(&self, buf: &mut BytesMut) {
         match self {
@@ -147,6 +175,51 @@ impl ClientOp {
     }
 }
 
+/// A `PUB` or `HPUB` seen in place, its parts borrowed from the read buffer: what
+/// [`ClientParser::decode_with`] hands its callback, with no reference counting and no copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PubRef<'a> {
+    /// Subject published to (not validated by the parser).
+    pub subject: &'a [u8],
+    /// Reply subject, if any.
+    pub reply: Option<&'a [u8]>,
+    /// The raw header block of an `HPUB` (`None` for `PUB`).
+    pub headers: Option<&'a [u8]>,
+    /// Message body.
+    pub payload: &'a [u8],
+}
+
+/// An operation as [`ClientParser::decode_with`] presents it: publishes borrowed in place,
+/// everything else (rare on a busy connection) as an owned [`ClientOp`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClientOpRef<'a> {
+    /// `PUB` or `HPUB`.
+    Pub(PubRef<'a>),
+    /// Any other operation.
+    Other(ClientOp),
+}
+
+/// The arguments of a `PUB`/`HPUB` control line, as ranges into the line.
+#[derive(Debug, Clone, Copy)]
+struct PubHead {
+    subject: (usize, usize),
+    reply: Option<(usize, usize)>,
+    /// `Some(hdr_size)` for `HPUB`.
+    hdr: Option<usize>,
+    size: usize,
+}
+
+/// What one step of the parser found.
+enum Step {
+    /// A whole `PUB`/`HPUB` frame is at the buffer front, nothing consumed yet: a control
+    /// line of `line_len` bytes, the payload, and its `\r\n`.
+    Frame { head: PubHead, line_len: usize },
+    /// The payload of the pending publish is at the buffer front, with its `\r\n`.
+    PendingDone(PendingPub),
+    /// Any other operation, already consumed.
+    Op(ClientOp),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
     Pub,
@@ -226,6 +299,17 @@ struct PendingPub {
 }
 
 impl PendingPub {
+    /// The publish, its payload being `body` (headers included for `HPUB`).
+    fn view<'a>(&'a self, body: &'a [u8]) -> PubRef<'a> {
+        let (headers, payload) = split_body(self.hdr, body);
+        PubRef {
+            subject: &self.subject,
+            reply: self.reply.as_deref(),
+            headers,
+            payload,
+        }
+    }
+
     fn finish(self, mut payload: Bytes) -> ClientOp {
         match self.hdr {
             None => ClientOp::Pub {
@@ -308,10 +392,69 @@ impl ClientParser {
     /// Next complete operation; consumes its bytes from `buf`. `Ok(None)`: more bytes are
     /// needed (the partial frame stays in `buf` or in the parser).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
+        Ok(match self.step(buf)? {
+            None => None,
+            Some(Step::Op(op)) => Some(op),
+            Some(Step::Frame { head, line_len }) => {
+                let mut frame = buf.split_to(line_len + head.size).freeze();
+                buf.advance(2);
+                let p = PendingPub {
+                    subject: frame.slice(head.subject.0..head.subject.1),
+                    reply: head.reply.map(|r| frame.slice(r.0..r.1)),
+                    hdr: head.hdr,
+                    size: head.size,
+                };
+                frame.advance(line_len);
+                Some(p.finish(frame))
+            }
+            Some(Step::PendingDone(p)) => {
+                let payload = buf.split_to(p.size).freeze();
+                buf.advance(2);
+                Some(p.finish(payload))
+            }
+        })
+    }
+
+    /// Like [`decode`](Self::decode), but a publish is handed to `f` in place, borrowed
+    /// from `buf` (or from the parser, for a control line that arrived before its payload),
+    /// and consumed after `f` returns. The server's read loop uses this: no reference
+    /// counting or copying per message. `Ok(None)`: more bytes are needed and `f` was not
+    /// called.
+    pub fn decode_with<R>(
+        &mut self,
+        buf: &mut BytesMut,
+        f: impl FnOnce(ClientOpRef<'_>) -> R,
+    ) -> Result<Option<R>, ProtoError> {
+        Ok(match self.step(buf)? {
+            None => None,
+            Some(Step::Op(op)) => Some(f(ClientOpRef::Other(op))),
+            Some(Step::Frame { head, line_len }) => {
+                let (line, rest) = buf.split_at(line_len);
+                let (headers, payload) = split_body(head.hdr, &rest[..head.size]);
+                let r = f(ClientOpRef::Pub(PubRef {
+                    subject: &line[head.subject.0..head.subject.1],
+                    reply: head.reply.map(|r| &line[r.0..r.1]),
+                    headers,
+                    payload,
+                }));
+                buf.advance(line_len + head.size + 2);
+                Some(r)
+            }
+            Some(Step::PendingDone(p)) => {
+                let r = f(ClientOpRef::Pub(p.view(&buf[..p.size])));
+                buf.advance(p.size + 2);
+                Some(r)
+            }
+        })
+    }
+
+    /// Finds the next operation. A publish whose payload is complete is left in `buf`
+    /// for the caller to take; everything else is consumed here.
+    fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, ProtoError> {
         if let Some(p) = self.pending.take() {
-            return match take_frame(buf, 0, p.size) {
-                Ok(Some(payload)) => Ok(Some(p.finish(payload))),
-                Ok(None) => {
+            return match check_payload(buf, 0, p.size) {
+                Ok(PayloadCheck::Ready) => Ok(Some(Step::PendingDone(p))),
+                Ok(PayloadCheck::NeedMore) => {
                     self.pending = Some(p);
                     Ok(None)
                 }
@@ -350,11 +493,11 @@ impl ClientParser {
                         _ => return self.fail(bad_args("SUB", "wrong number of arguments")),
                     };
                     let frame = buf.split_to(line.len).freeze();
-                    Ok(Some(ClientOp::Sub {
+                    Ok(Some(Step::Op(ClientOp::Sub {
                         subject: frame.slice(s.0..s.1),
                         queue: q.map(|q| frame.slice(q.0..q.1)),
                         sid: frame.slice(id.0..id.1),
-                    }))
+                    })))
                 }
                 Verb::Unsub => {
                     let t = Tokens::<2>::split(buf, a, b, BLANKS_AND_EOL);
@@ -365,24 +508,24 @@ impl ClientParser {
                     };
                     let id = t.ranges[0];
                     let frame = buf.split_to(line.len).freeze();
-                    Ok(Some(ClientOp::Unsub {
+                    Ok(Some(Step::Op(ClientOp::Unsub {
                         sid: frame.slice(id.0..id.1),
                         max,
-                    }))
+                    })))
                 }
                 Verb::Ping => {
                     buf.advance(line.len);
-                    Ok(Some(ClientOp::Ping))
+                    Ok(Some(Step::Op(ClientOp::Ping)))
                 }
                 Verb::Pong => {
                     buf.advance(line.len);
-                    Ok(Some(ClientOp::Pong))
+                    Ok(Some(Step::Op(ClientOp::Pong)))
                 }
                 Verb::Connect => {
                     let parsed = serde_json::from_slice::<Connect>(&buf[a..b]);
                     buf.advance(line.len);
                     match parsed {
-                        Ok(c) => Ok(Some(ClientOp::Connect(Box::new(c)))),
+                        Ok(c) => Ok(Some(Step::Op(ClientOp::Connect(Box::new(c))))),
                         Err(e) => self.fail(ProtoError::InvalidJson {
                             op: "CONNECT",
                             message: e.to_string(),
@@ -421,17 +564,22 @@ impl ClientParser {
         line_len: usize,
         a: usize,
         b: usize,
-    ) -> Result<Option<ClientOp>, ProtoError> {
+    ) -> Result<Option<Step>, ProtoError> {
         let t = Tokens::<4>::split(buf, a, b, BLANKS);
         let arg = |i: usize| &buf[t.ranges[i].0..t.ranges[i].1];
-        let (subject, reply, hdr, size) = if verb == Verb::Pub {
+        let head = if verb == Verb::Pub {
             let (reply, size) = match t.count {
                 2 => (None, arg(1)),
                 3 => (Some(t.ranges[1]), arg(2)),
                 _ => return Err(bad_args("PUB", "wrong number of arguments")),
             };
             let size = parse_size(size).ok_or(bad_args("PUB", "bad or missing size"))?;
-            (t.ranges[0], reply, None, size)
+            PubHead {
+                subject: t.ranges[0],
+                reply,
+                hdr: None,
+                size,
+            }
         } else {
             let (reply, hdr, size) = match t.count {
                 3 => (None, arg(1), arg(2)),
@@ -443,35 +591,37 @@ impl ClientParser {
             if hdr > size {
                 return Err(bad_args("HPUB", "header size larger than total size"));
             }
-            (t.ranges[0], reply, Some(hdr), size)
+            PubHead {
+                subject: t.ranges[0],
+                reply,
+                hdr: Some(hdr),
+                size,
+            }
         };
-        if size > self.limits.max_payload {
+        if head.size > self.limits.max_payload {
             return Err(ProtoError::MaxPayload);
         }
-        match take_frame(buf, line_len, size)? {
-            Some(mut frame) => {
-                let subject = frame.slice(subject.0..subject.1);
-                let reply = reply.map(|r| frame.slice(r.0..r.1));
-                frame.advance(line_len);
-                let p = PendingPub {
-                    subject,
-                    reply,
-                    hdr,
-                    size,
-                };
-                Ok(Some(p.finish(frame)))
-            }
-            None => {
+        match check_payload(buf, line_len, head.size)? {
+            PayloadCheck::Ready => Ok(Some(Step::Frame { head, line_len })),
+            PayloadCheck::NeedMore => {
                 let line = buf.split_to(line_len).freeze();
                 self.pending = Some(PendingPub {
-                    subject: line.slice(subject.0..subject.1),
-                    reply: reply.map(|r| line.slice(r.0..r.1)),
-                    hdr,
-                    size,
+                    subject: line.slice(head.subject.0..head.subject.1),
+                    reply: head.reply.map(|r| line.slice(r.0..r.1)),
+                    hdr: head.hdr,
+                    size: head.size,
                 });
                 Ok(None)
             }
         }
+    }
+}
+
+/// A publish body split into its header block (`HPUB`, `hdr` bytes) and payload.
+fn split_body(hdr: Option<usize>, body: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    match hdr {
+        None => (None, body),
+        Some(h) => (Some(&body[..h]), &body[h..]),
     }
 }
 

@@ -31,7 +31,7 @@ mod route;
 mod scan;
 mod server_op;
 
-pub use client::{ClientOp, ClientParser};
+pub use client::{ClientOp, ClientOpRef, ClientParser, PubRef};
 pub use connect::Connect;
 pub use error::ProtoError;
 pub use headers::{HeaderMap, NO_RESPONDERS_HEADER};

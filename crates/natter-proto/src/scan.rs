@@ -189,6 +189,13 @@ fn match_verb<'v, V>(
     if buf.is_empty() {
         return Ok(None);
     }
+    // The table lists the hot verb first: in its usual upper case it is decided by one
+    // compare, with the same result as the loop below.
+    if let Some(first) = verbs.first() {
+        if buf.starts_with(first.name) {
+            return Ok(Some(first));
+        }
+    }
     let mut prefix = false;
     for spec in verbs {
         let n = buf.len().min(spec.name.len());

@@ -3,7 +3,8 @@
 
 use bytes::{Bytes, BytesMut};
 use natter_proto::{
-    ClientOp, ClientParser, Connect, Info, Limits, RouteOp, RouteParser, ServerOp, ServerParser,
+    ClientOp, ClientOpRef, ClientParser, Connect, Info, Limits, PubRef, RouteOp, RouteParser,
+    ServerOp, ServerParser,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -114,8 +115,77 @@ macro_rules! feed {
     }};
 }
 
+/// An in-place publish copied out, to compare with what `decode` returns.
+fn owned(op: ClientOpRef<'_>) -> ClientOp {
+    let b = Bytes::copy_from_slice;
+    match op {
+        ClientOpRef::Pub(PubRef {
+            subject,
+            reply,
+            headers: None,
+            payload,
+        }) => ClientOp::Pub {
+            subject: b(subject),
+            reply: reply.map(b),
+            payload: b(payload),
+        },
+        ClientOpRef::Pub(PubRef {
+            subject,
+            reply,
+            headers: Some(headers),
+            payload,
+        }) => ClientOp::HPub {
+            subject: b(subject),
+            reply: reply.map(b),
+            headers: b(headers),
+            payload: b(payload),
+        },
+        ClientOpRef::Other(op) => op,
+    }
+}
+
+/// [`ClientParser::decode_with`] over the pieces: ops until the first error (kept) or the
+/// end, and the bytes left in the buffer.
+fn decode_all_in_place(
+    mut p: ClientParser,
+    pieces: Vec<Vec<u8>>,
+) -> (Vec<ClientOp>, Option<natter_proto::ProtoError>, usize) {
+    let mut buf = BytesMut::new();
+    let mut ops = Vec::new();
+    for piece in pieces {
+        buf.extend_from_slice(&piece);
+        loop {
+            match p.decode_with(&mut buf, owned) {
+                Ok(Some(op)) => ops.push(op),
+                Ok(None) => break,
+                Err(e) => return (ops, Some(e), buf.len()),
+            }
+        }
+    }
+    (ops, None, buf.len())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn client_stream_in_place_cut_anywhere(ops in prop::collection::vec(client_op(), 1..12), cuts in prop::collection::vec(any::<Index>(), 0..12)) {
+        let mut stream = BytesMut::new();
+        for op in &ops { op.encode(&mut stream); }
+        let (got, err, left) = decode_all_in_place(ClientParser::default(), pieces(&stream, &cuts));
+        prop_assert_eq!(err, None);
+        prop_assert_eq!(left, 0);
+        prop_assert_eq!(got, ops);
+    }
+
+    /// On any input, the in-place path returns what `decode` returns, errors included.
+    #[test]
+    fn in_place_decoding_matches_decode_on_garbage(data in prop::collection::vec(prop::sample::select(&b"PUBSHMGINCO \t\r\n0123+-RS"[..]), 0..200), cuts in prop::collection::vec(any::<Index>(), 0..8)) {
+        let limits = Limits { max_control_line: 64, max_payload: 64 };
+        let by_decode = decode_all(ClientParser::new(limits), pieces(&data, &cuts));
+        let (ops, err, _) = decode_all_in_place(ClientParser::new(limits), pieces(&data, &cuts));
+        prop_assert_eq!(by_decode, (ops, err));
+    }
 
     #[test]
     fn client_stream_cut_anywhere(ops in prop::collection::vec(client_op(), 1..12), cuts in prop::collection::vec(any::<Index>(), 0..12)) {

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use natter_sublist::Matches;
+
 use crate::account::Account;
+use crate::matchcache::MatchCache;
 use crate::outbound::Outbound;
 use crate::router::{Registry, Shared};
 use crate::stall::{stall_duration, stall_threshold};
@@ -101,12 +104,80 @@ pub struct Client {
     stalling: AtomicBool,
 }
 
-/// One message on its way through [`Client::publish`].
+/// One message on its way through [`Client::publish`] or [`Client::publish_in_place`].
 pub(crate) struct Outgoing<'a> {
-    pub(crate) subject: &'a Bytes,
-    pub(crate) reply: Option<&'a Bytes>,
-    pub(crate) headers: Option<&'a Bytes>,
-    pub(crate) payload: &'a Bytes,
+    pub(crate) subject: Part<'a>,
+    pub(crate) reply: Option<Part<'a>>,
+    pub(crate) headers: Option<Part<'a>>,
+    pub(crate) payload: Part<'a>,
+}
+
+/// A piece of a message being published. Shared when the publisher holds it as `Bytes`,
+/// so an in-process subscriber gets the same buffer; borrowed from a read buffer
+/// otherwise, and copied only for in-process subscribers (socket subscribers get it
+/// encoded into their outbound buffer either way).
+#[derive(Clone, Copy)]
+pub(crate) enum Part<'a> {
+    Shared(&'a Bytes),
+    Borrowed(&'a [u8]),
+}
+
+impl<'a> Part<'a> {
+    fn slice(self) -> &'a [u8] {
+        match self {
+            Part::Shared(b) => b,
+            Part::Borrowed(s) => s,
+        }
+    }
+
+    fn to_bytes(self) -> Bytes {
+        match self {
+            Part::Shared(b) => b.clone(),
+            Part::Borrowed(s) => Bytes::copy_from_slice(s),
+        }
+    }
+}
+
+/// A session's publish state kept by the one task that reads its connection: its own
+/// match cache and the publish counts not yet added to the session's counters. Publishing
+/// through it ([`Client::publish_in_place`]) takes no lock and clones nothing per message.
+///
+/// Counts reach the session's counters (`/connz`, `/varz`) at [`Ingest::settle`], which
+/// a read loop calls after each batch and before answering a PING, and on drop.
+pub struct Ingest {
+    matches: MatchCache,
+    msgs: u64,
+    bytes: u64,
+    traffic: Arc<Traffic>,
+}
+
+impl Ingest {
+    /// Adds the publishes counted since the last call to the session's counters.
+    pub fn settle(&mut self) {
+        if self.msgs != 0 {
+            let mut inbound = self.traffic.inbound.lock();
+            inbound.in_msgs += self.msgs;
+            inbound.in_bytes += self.bytes;
+            drop(inbound);
+            self.msgs = 0;
+            self.bytes = 0;
+        }
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        self.settle();
+    }
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("msgs", &self.msgs)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -429,17 +500,13 @@ impl Client {
         headers: Option<&Bytes>,
         payload: &Bytes,
     ) -> Result<(), RouterError> {
-        if self.is_closed() {
-            return Err(RouterError::Closed);
-        }
-        let size = headers.map_or(0, |h| h.len()) + payload.len();
-        let max = self.shared.limits.max_payload();
-        if max != 0 && size > max {
-            return Err(RouterError::MaxPayload);
-        }
-        if subject.is_empty() {
-            return Err(RouterError::InvalidSubject);
-        }
+        let msg = Outgoing {
+            subject: Part::Shared(subject),
+            reply: reply.map(Part::Shared),
+            headers: headers.map(Part::Shared),
+            payload: Part::Shared(payload),
+        };
+        let size = self.admit(&msg)?;
         let matches = {
             let mut inbound = self.traffic.inbound.lock();
             inbound.in_msgs += 1;
@@ -456,16 +523,65 @@ impl Client {
         if self.kind == ClientKind::Local {
             self.touch();
         }
+        self.route(&matches, &msg);
+        Ok(())
+    }
 
+    /// A fresh [`Ingest`] for the task that reads this session's connection.
+    pub fn ingest(&self) -> Ingest {
+        Ingest {
+            matches: MatchCache::default(),
+            msgs: 0,
+            bytes: 0,
+            traffic: Arc::clone(&self.traffic),
+        }
+    }
+
+    /// [`publish`](Client::publish) for a message read off this session's connection,
+    /// borrowed from the read buffer: the match cache and counters are the reader's own
+    /// (`ingest`, from [`Client::ingest`]), so nothing is locked or reference-counted
+    /// before the deliveries themselves.
+    pub fn publish_in_place(
+        &self,
+        ingest: &mut Ingest,
+        m: natter_proto::PubRef<'_>,
+    ) -> Result<(), RouterError> {
         let msg = Outgoing {
-            subject,
-            reply,
-            headers,
-            payload,
+            subject: Part::Borrowed(m.subject),
+            reply: m.reply.map(Part::Borrowed),
+            headers: m.headers.map(Part::Borrowed),
+            payload: Part::Borrowed(m.payload),
         };
+        let size = self.admit(&msg)?;
+        ingest.msgs += 1;
+        ingest.bytes += size as u64;
+        let matches = ingest.matches.lookup(&self.account.sublist, m.subject);
+        self.route(matches, &msg);
+        Ok(())
+    }
+
+    /// Whether this session may publish `msg`; its size (header block plus body) if so.
+    fn admit(&self, msg: &Outgoing<'_>) -> Result<usize, RouterError> {
+        if self.is_closed() {
+            return Err(RouterError::Closed);
+        }
+        let size = msg.headers.map_or(0, |h| h.slice().len()) + msg.payload.slice().len();
+        let max = self.shared.limits.max_payload();
+        if max != 0 && size > max {
+            return Err(RouterError::MaxPayload);
+        }
+        if msg.subject.slice().is_empty() {
+            return Err(RouterError::InvalidSubject);
+        }
+        Ok(size)
+    }
+
+    /// Delivers `msg` to the matching subscriptions, or answers a request that reaches
+    /// nobody with a no-responders status.
+    fn route(&self, matches: &Matches<SubRef>, msg: &Outgoing<'_>) {
         let mut delivered = false;
         for s in &matches.plain {
-            delivered |= self.deliver(&s.0, &msg);
+            delivered |= self.deliver(&s.0, msg);
         }
         for group in &matches.queues {
             let n = group.members.len();
@@ -473,18 +589,17 @@ impl Client {
             // From a random start, the first member that takes it (nats-server skips a
             // member that cannot, e.g. the publisher itself with echo off).
             for i in 0..n {
-                if self.deliver(&group.members[(start + i) % n].0, &msg) {
+                if self.deliver(&group.members[(start + i) % n].0, msg) {
                     delivered = true;
                     break;
                 }
             }
         }
         if !delivered {
-            if let Some(reply) = reply.filter(|_| self.no_responders() && self.headers()) {
+            if let Some(reply) = msg.reply.filter(|_| self.no_responders() && self.headers()) {
                 self.send_no_responders(reply);
             }
         }
-        Ok(())
     }
 
     /// Delivers `msg` to `sub` on behalf of the publisher `self`; true if it was queued.
@@ -512,7 +627,7 @@ impl Client {
             sub.count_delivery();
         }
         let headers = if target.headers() { msg.headers } else { None };
-        let bytes = headers.map_or(0, |h| h.len()) + msg.payload.len();
+        let bytes = headers.map_or(0, |h| h.slice().len()) + msg.payload.slice().len();
         let ok = target.push_to(sub, msg, headers);
         if ok {
             target.traffic.add_out(1, bytes as u64);
@@ -527,24 +642,25 @@ impl Client {
     }
 
     /// Queues one message for this (subscribing) session.
-    fn push_to(&self, sub: &Sub, msg: &Outgoing<'_>, headers: Option<&Bytes>) -> bool {
+    fn push_to(&self, sub: &Sub, msg: &Outgoing<'_>, headers: Option<Part<'_>>) -> bool {
         match &sub.delivery {
             Delivery::Wire => {
+                let (subject, reply) = (msg.subject.slice(), msg.reply.map(Part::slice));
                 let r = self.outbound.append(|buf| match headers {
                     Some(h) => natter_proto::encode::hmsg(
                         buf,
-                        msg.subject,
+                        subject,
                         &sub.sid,
-                        msg.reply.map(|r| &r[..]),
-                        h,
-                        msg.payload,
+                        reply,
+                        h.slice(),
+                        msg.payload.slice(),
                     ),
                     None => natter_proto::encode::msg(
                         buf,
-                        msg.subject,
+                        subject,
                         &sub.sid,
-                        msg.reply.map(|r| &r[..]),
-                        msg.payload,
+                        reply,
+                        msg.payload.slice(),
                     ),
                 });
                 self.after_append(r)
@@ -689,8 +805,8 @@ impl Client {
 
     /// Sends the no-responders status to the session's own subscription on `reply`, as
     /// nats-server does: `HMSG <reply> <sid> 16 16` with a `NATS/1.0 503` header.
-    fn send_no_responders(&self, reply: &Bytes) {
-        let matches = self.account.sublist.matches(reply);
+    fn send_no_responders(&self, reply: Part<'_>) {
+        let matches = self.account.sublist.matches(reply.slice());
         let Some(sub) = matches
             .plain
             .iter()
@@ -703,7 +819,7 @@ impl Client {
         match &sub.delivery {
             Delivery::Wire => {
                 let r = self.outbound.append(|buf| {
-                    natter_proto::encode::hmsg(buf, reply, &sub.sid, None, &headers, b"")
+                    natter_proto::encode::hmsg(buf, reply.slice(), &sub.sid, None, &headers, b"")
                 });
                 self.after_append(r);
             }
@@ -798,9 +914,9 @@ fn sub_info(s: &Sub) -> SubscriptionInfo {
     }
 }
 
-fn no_responders_message(reply: &Bytes, headers: Bytes) -> crate::Message {
+fn no_responders_message(reply: Part<'_>, headers: Bytes) -> crate::Message {
     crate::Message {
-        subject: reply.clone(),
+        subject: reply.to_bytes(),
         reply: None,
         headers: Some(headers),
         payload: Bytes::new(),
@@ -808,12 +924,12 @@ fn no_responders_message(reply: &Bytes, headers: Bytes) -> crate::Message {
 }
 
 impl Outgoing<'_> {
-    fn to_message(&self, headers: Option<&Bytes>) -> crate::Message {
+    fn to_message(&self, headers: Option<Part<'_>>) -> crate::Message {
         crate::Message {
-            subject: self.subject.clone(),
-            reply: self.reply.cloned(),
-            headers: headers.cloned(),
-            payload: self.payload.clone(),
+            subject: self.subject.to_bytes(),
+            reply: self.reply.map(Part::to_bytes),
+            headers: headers.map(Part::to_bytes),
+            payload: self.payload.to_bytes(),
         }
     }
 }

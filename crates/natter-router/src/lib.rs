@@ -44,7 +44,7 @@ mod stats;
 mod sub;
 
 pub use account::{Account, Interest, GLOBAL_ACCOUNT};
-pub use client::{Client, ClientInfo, ClientKind};
+pub use client::{Client, ClientInfo, ClientKind, Ingest};
 pub use error::{CloseReason, RouterError};
 pub use interest::{InterestEvent, InterestKind};
 pub use local::{LocalClient, LocalOptions, Message, RequestError, Subscription};

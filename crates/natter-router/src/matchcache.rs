@@ -37,6 +37,15 @@ impl MatchCache {
         sublist: &Sublist<SubRef>,
         subject: &[u8],
     ) -> Arc<Matches<SubRef>> {
+        Arc::clone(self.lookup(sublist, subject))
+    }
+
+    /// [`get`](Self::get), borrowed from the table: no reference count taken.
+    pub(crate) fn lookup(
+        &mut self,
+        sublist: &Sublist<SubRef>,
+        subject: &[u8],
+    ) -> &Arc<Matches<SubRef>> {
         // Read before matching: a result computed after an insert or remove that has not
         // bumped the generation yet is newer, never older, than the tag, and the bump
         // then drops it.
@@ -49,26 +58,20 @@ impl MatchCache {
             self.slots.resize_with(SLOTS, || None);
         }
         let slot = &mut self.slots[index(subject)];
-        if let Some(s) = slot {
-            if s.subject == subject {
-                return Arc::clone(&s.matches);
-            }
-        }
-        let matches = sublist.matches(subject);
         match slot {
+            Some(s) if same(&s.subject, subject) => {}
             Some(s) => {
                 s.subject.clear();
                 s.subject.extend_from_slice(subject);
-                s.matches = Arc::clone(&matches);
+                s.matches = sublist.matches(subject);
             }
-            None => {
-                *slot = Some(Slot {
-                    subject: subject.to_vec(),
-                    matches: Arc::clone(&matches),
-                })
-            }
+            None => {}
         }
-        matches
+        let s = slot.get_or_insert_with(|| Slot {
+            subject: subject.to_vec(),
+            matches: sublist.matches(subject),
+        });
+        &s.matches
     }
 
     /// Drops every entry: they hold subscriptions, and through them sessions.
@@ -86,14 +89,46 @@ fn index(subject: &[u8]) -> usize {
     let mut h = subject.len() as u64;
     let mut chunks = subject.chunks_exact(8);
     for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ word(c)).wrapping_mul(K);
     }
-    let mut tail = [0u8; 8];
-    let rest = chunks.remainder();
-    tail[..rest.len()].copy_from_slice(rest);
-    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    h = (h.rotate_left(5) ^ tail(chunks.remainder())).wrapping_mul(K);
     (h >> 32) as usize & (SLOTS - 1)
+}
+
+/// `a == b` for the short subjects this table holds, without a call into `memcmp`.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (p, q) in (&mut x).zip(&mut y) {
+        if word(p) != word(q) {
+            return false;
+        }
+    }
+    tail(x.remainder()) == tail(y.remainder())
+}
+
+fn word(c: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(c);
+    u64::from_le_bytes(w)
+}
+
+/// The bytes of a slice shorter than 8 in one word, from fixed-size loads (copying a
+/// variable-length tail into a buffer stalls the load that reads it back). Every byte
+/// takes part, so two tails of the same length are equal exactly when their words are.
+fn tail(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let hi = u32::from_le_bytes([rest[n - 4], rest[n - 3], rest[n - 2], rest[n - 1]]);
+        u64::from(lo) | u64::from(hi) << 32
+    } else if n > 0 {
+        u64::from(rest[0]) | u64::from(rest[n / 2]) << 8 | u64::from(rest[n - 1]) << 16
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -112,5 +147,26 @@ mod tests {
             "1000 subjects miss some of {SLOTS} slots"
         );
         assert_eq!(index(b"a.b.c"), index(b"a.b.c"));
+    }
+
+    #[test]
+    fn same_is_byte_equality() {
+        let words: Vec<Vec<u8>> = (0..=20)
+            .flat_map(|n| {
+                let base: Vec<u8> = (0..n as u8).map(|i| b'a' + i).collect();
+                let mut variants = vec![base.clone()];
+                for i in 0..n {
+                    let mut v = base.clone();
+                    v[i] ^= 0x20;
+                    variants.push(v);
+                }
+                variants
+            })
+            .collect();
+        for a in &words {
+            for b in &words {
+                assert_eq!(same(a, b), a == b, "{a:?} vs {b:?}");
+            }
+        }
     }
 }

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use natter_proto::{encode, ClientOp, ClientParser, Connect, ProtoError};
-use natter_router::{Client, CloseReason, Outbound, RouterError};
+use bytes::BytesMut;
+use natter_proto::{encode, ClientOp, ClientOpRef, ClientParser, Connect, ProtoError, PubRef};
+use natter_router::{Client, CloseReason, Ingest, Outbound, RouterError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -161,6 +161,7 @@ impl Reader {
         mut settings: watch::Receiver<Arc<ConnSettings>>,
     ) -> CloseReason {
         let mut parser = ClientParser::new(self.settings.limits);
+        let mut ingest = self.client.ingest();
         let mut buf = BytesMut::with_capacity(READ_MIN);
         let mut read_size = READ_MIN;
         let started = Instant::now();
@@ -172,7 +173,7 @@ impl Reader {
             return reason;
         }
         loop {
-            if let Some(reason) = self.process(&mut parser, &mut buf) {
+            if let Some(reason) = self.process(&mut parser, &mut buf, &mut ingest) {
                 return reason;
             }
             // nats-server's fast-producer stall: a subscriber this batch pushed past half of
@@ -234,7 +235,12 @@ impl Reader {
     }
 
     /// Decodes and handles every complete op in `buf`. `Some` when the connection must close.
-    fn process(&mut self, parser: &mut ClientParser, buf: &mut BytesMut) -> Option<CloseReason> {
+    fn process(
+        &mut self,
+        parser: &mut ClientParser,
+        buf: &mut BytesMut,
+        ingest: &mut Ingest,
+    ) -> Option<CloseReason> {
         loop {
             // nats-server decides on the first byte of an operation: while a client must
             // still authenticate, anything that cannot start CONNECT is a violation, even
@@ -246,13 +252,13 @@ impl Reader {
                 return Some(self.auth_violation());
             }
             let before = buf.len();
-            match parser.decode(buf) {
-                Ok(Some(op)) => {
-                    if let Some(reason) = self.handle(op) {
-                        return Some(reason);
-                    }
+            match parser.decode_with(buf, |op| self.handle(op, ingest)) {
+                Ok(Some(None)) => {}
+                Ok(Some(Some(reason))) => return Some(reason),
+                Ok(None) => {
+                    ingest.settle();
+                    return None;
                 }
-                Ok(None) => return None,
                 Err(e) => {
                     self.log_parse_error(&e);
                     // A non-closing error that consumed nothing would spin forever.
@@ -336,7 +342,17 @@ impl Reader {
             .push(|b| settings.info.encode_for(b, cid, peer, true));
     }
 
-    fn handle(&mut self, op: ClientOp) -> Option<CloseReason> {
+    fn handle(&mut self, op: ClientOpRef<'_>, ingest: &mut Ingest) -> Option<CloseReason> {
+        let op = match op {
+            ClientOpRef::Pub(m) => return self.handle_pub(m, ingest),
+            ClientOpRef::Other(op) => op,
+        };
+        if let Some(m) = op.as_pub() {
+            return self.handle_pub(m, ingest);
+        }
+        // Publishes are counted before anything else is answered: a client that has the
+        // PONG to its PING finds its publishes in the monitoring figures.
+        ingest.settle();
         if self.settings.trace {
             self.trace_in(&op);
         }
@@ -357,29 +373,6 @@ impl Reader {
                 if let Some(rtt) = self.liveness.pong_received() {
                     self.client.set_rtt(rtt);
                 }
-            }
-            ClientOp::Pub {
-                subject,
-                reply,
-                payload,
-            } => return self.publish(&subject, reply.as_ref(), None, &payload),
-            ClientOp::HPub {
-                subject,
-                reply,
-                headers,
-                payload,
-            } => {
-                if !self.client.headers() {
-                    tracing::error!(
-                        "{} - cid:{} - message headers not supported",
-                        self.peer,
-                        self.client.id()
-                    );
-                    return Some(
-                        self.fail(ProtoError::HeadersNotSupported, CloseReason::ProtocolError),
-                    );
-                }
-                return self.publish(&subject, reply.as_ref(), Some(&headers), &payload);
             }
             ClientOp::Sub {
                 subject,
@@ -428,20 +421,29 @@ impl Reader {
         None
     }
 
-    fn publish(
-        &mut self,
-        subject: &Bytes,
-        reply: Option<&Bytes>,
-        headers: Option<&Bytes>,
-        payload: &Bytes,
-    ) -> Option<CloseReason> {
+    /// A `PUB` or `HPUB`, borrowed from the read buffer.
+    fn handle_pub(&mut self, m: PubRef<'_>, ingest: &mut Ingest) -> Option<CloseReason> {
+        if self.settings.trace {
+            self.trace_pub(&m);
+        }
+        if self.awaiting_auth() {
+            return Some(self.auth_violation());
+        }
+        if m.headers.is_some() && !self.client.headers() {
+            tracing::error!(
+                "{} - cid:{} - message headers not supported",
+                self.peer,
+                self.client.id()
+            );
+            return Some(self.fail(ProtoError::HeadersNotSupported, CloseReason::ProtocolError));
+        }
         // nats-server reports a pedantic subject error but still acknowledges and routes.
-        let invalid = self.pedantic && !natter_sublist::subject::is_valid_literal(subject);
+        let invalid = self.pedantic && !natter_sublist::subject::is_valid_literal(m.subject);
         if invalid {
             self.send_err(&ProtoError::InvalidPublishSubject);
         }
         self.ok();
-        match self.client.publish(subject, reply, headers, payload) {
+        match self.client.publish_in_place(ingest, m) {
             Err(e) if !invalid => self.router_err(e),
             _ => None,
         }
@@ -512,26 +514,6 @@ impl Reader {
         let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let line = match op {
             ClientOp::Connect(c) => format!("CONNECT {}", redacted_connect(c)),
-            ClientOp::Pub {
-                subject,
-                reply,
-                payload,
-            } => match reply {
-                Some(r) => format!("PUB {} {} {}", s(subject), s(r), payload.len()),
-                None => format!("PUB {} {}", s(subject), payload.len()),
-            },
-            ClientOp::HPub {
-                subject,
-                reply,
-                headers,
-                payload,
-            } => {
-                let total = headers.len() + payload.len();
-                match reply {
-                    Some(r) => format!("HPUB {} {} {} {total}", s(subject), s(r), headers.len()),
-                    None => format!("HPUB {} {} {total}", s(subject), headers.len()),
-                }
-            }
             ClientOp::Sub {
                 subject,
                 queue,
@@ -550,10 +532,24 @@ impl Reader {
             _ => return,
         };
         tracing::trace!("{peer} - cid:{cid} - <<- [{line}]");
+    }
+
+    fn trace_pub(&self, m: &PubRef<'_>) {
+        let (peer, cid) = (self.peer, self.client.id());
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let subject = s(m.subject);
+        let reply = m.reply.map(|r| format!(" {}", s(r))).unwrap_or_default();
+        let line = match m.headers {
+            None => format!("PUB {subject}{reply} {}", m.payload.len()),
+            Some(h) => format!(
+                "HPUB {subject}{reply} {} {}",
+                h.len(),
+                h.len() + m.payload.len()
+            ),
+        };
+        tracing::trace!("{peer} - cid:{cid} - <<- [{line}]");
         if self.settings.trace_verbose {
-            if let ClientOp::Pub { payload, .. } | ClientOp::HPub { payload, .. } = op {
-                tracing::trace!("{peer} - cid:{cid} - <<- MSG_PAYLOAD: [{:?}]", s(payload));
-            }
+            tracing::trace!("{peer} - cid:{cid} - <<- MSG_PAYLOAD: [{:?}]", s(m.payload));
         }
     }
 }
