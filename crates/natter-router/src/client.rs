@@ -104,6 +104,16 @@ pub struct Client {
     stalling: AtomicBool,
 }
 
+/// What became of one delivery.
+enum Pushed {
+    /// Queued; `last`: it was the subscription's final one (`UNSUB sid max`).
+    Queued { last: bool },
+    /// The session is closed or just became a slow consumer.
+    Refused { last: bool },
+    /// The subscription had already had its `max` deliveries.
+    OverMax,
+}
+
 /// One message on its way through [`Client::publish`] or [`Client::publish_in_place`].
 pub(crate) struct Outgoing<'a> {
     pub(crate) subject: Part<'a>,
@@ -614,26 +624,24 @@ impl Client {
         if target.is_closed() {
             return false;
         }
-        let max = sub.max();
-        let mut last = false;
-        if max > 0 {
-            let n = sub.count_delivery();
-            if n > max {
+        let headers = if target.headers() { msg.headers } else { None };
+        let bytes = (headers.map_or(0, |h| h.slice().len()) + msg.payload.slice().len()) as u64;
+        let pushed = match &sub.delivery {
+            Delivery::Wire => target.push_wire(sub, msg, headers, bytes),
+            Delivery::Channel(_) | Delivery::Inbox(_) => {
+                target.push_local(sub, msg, headers, bytes)
+            }
+        };
+        let (ok, last) = match pushed {
+            Pushed::OverMax => {
                 target.remove_sub(sub);
                 return false;
             }
-            last = n == max;
-        } else {
-            sub.count_delivery();
-        }
-        let headers = if target.headers() { msg.headers } else { None };
-        let bytes = headers.map_or(0, |h| h.slice().len()) + msg.payload.slice().len();
-        let ok = target.push_to(sub, msg, headers);
-        if ok {
-            target.traffic.add_out(1, bytes as u64);
-            if target.outbound.is_stalled() {
-                self.note_stall(&sub.client);
-            }
+            Pushed::Queued { last } => (true, last),
+            Pushed::Refused { last } => (false, last),
+        };
+        if ok && target.outbound.is_stalled() {
+            self.note_stall(&sub.client);
         }
         if last {
             target.remove_sub(sub);
@@ -641,12 +649,29 @@ impl Client {
         ok
     }
 
-    /// Queues one message for this (subscribing) session.
-    fn push_to(&self, sub: &Sub, msg: &Outgoing<'_>, headers: Option<Part<'_>>) -> bool {
-        match &sub.delivery {
-            Delivery::Wire => {
-                let (subject, reply) = (msg.subject.slice(), msg.reply.map(Part::slice));
-                let r = self.outbound.append(|buf| match headers {
+    /// Counts a delivery to `sub` and queues it, all under this (subscribing) session's
+    /// outbound lock: every wire delivery to this session is counted there, one at a
+    /// time, so plain loads and stores do.
+    fn push_wire(
+        &self,
+        sub: &Sub,
+        msg: &Outgoing<'_>,
+        headers: Option<Part<'_>>,
+        bytes: u64,
+    ) -> Pushed {
+        let (subject, reply) = (msg.subject.slice(), msg.reply.map(Part::slice));
+        let mut over = false;
+        let mut last = false;
+        let r = self.outbound.append_if(
+            |buf| {
+                let max = sub.max();
+                let n = sub.count_delivery_serialized();
+                if max > 0 && n > max {
+                    over = true;
+                    return false;
+                }
+                last = n == max;
+                match headers {
                     Some(h) => natter_proto::encode::hmsg(
                         buf,
                         subject,
@@ -662,21 +687,56 @@ impl Client {
                         reply,
                         msg.payload.slice(),
                     ),
-                });
-                self.after_append(r)
-            }
+                }
+                true
+            },
+            || self.traffic.add_out_serialized(1, bytes),
+        );
+        if over {
+            return Pushed::OverMax;
+        }
+        if self.after_append(r) {
+            Pushed::Queued { last }
+        } else {
+            Pushed::Refused { last }
+        }
+    }
+
+    /// Counts a delivery to `sub` and hands it to this (in-process) session's channel or
+    /// inbox; deliveries from several publishers race here, so the counts are atomic.
+    fn push_local(
+        &self,
+        sub: &Sub,
+        msg: &Outgoing<'_>,
+        headers: Option<Part<'_>>,
+        bytes: u64,
+    ) -> Pushed {
+        let max = sub.max();
+        let n = sub.count_delivery();
+        if max > 0 && n > max {
+            return Pushed::OverMax;
+        }
+        let last = n == max;
+        let ok = match &sub.delivery {
             Delivery::Channel(tx) => self.send_local(tx, msg.to_message(headers)),
             Delivery::Inbox(inbox) => {
                 inbox.deliver(msg.to_message(headers));
                 true
             }
+            Delivery::Wire => false,
+        };
+        if ok {
+            self.traffic.add_out(1, bytes);
+            Pushed::Queued { last }
+        } else {
+            Pushed::Refused { last }
         }
     }
 
     fn after_append(&self, r: crate::outbound::Append) -> bool {
         match r {
             crate::outbound::Append::Queued => true,
-            crate::outbound::Append::Closed => false,
+            crate::outbound::Append::Closed | crate::outbound::Append::Declined => false,
             crate::outbound::Append::SlowConsumer => {
                 self.slow_consumer();
                 false

@@ -57,6 +57,8 @@ struct State {
 pub(crate) enum Append {
     Queued,
     Closed,
+    /// The writer given to [`Outbound::append_if`] wrote nothing.
+    Declined,
     /// The frame would have taken pending bytes over `max_pending`: it was dropped and the
     /// outbound is now closed with [`CloseReason::SlowConsumer`].
     SlowConsumer,
@@ -91,7 +93,7 @@ impl Outbound {
     pub fn push(&self, f: impl FnOnce(&mut BytesMut)) -> bool {
         match self.append(f) {
             Append::Queued => true,
-            Append::Closed => false,
+            Append::Closed | Append::Declined => false,
             Append::SlowConsumer => {
                 if let Some(client) = self.owner.upgrade() {
                     client.slow_consumer();
@@ -101,14 +103,34 @@ impl Outbound {
         }
     }
 
-    /// The publish path's append: the caller handles a slow consumer itself.
+    /// Appends what `f` writes; the caller handles a slow consumer itself.
     pub(crate) fn append(&self, f: impl FnOnce(&mut BytesMut)) -> Append {
+        self.append_if(
+            |buf| {
+                f(buf);
+                true
+            },
+            || {},
+        )
+    }
+
+    /// The publish path's append. `f` writes one message, or declines by returning false;
+    /// `queued` runs once the message is accepted. Both run under this outbound's lock, so
+    /// whatever they count for the session is counted one delivery at a time without
+    /// atomic read-modify-writes (as nats-server counts under the subscriber's lock).
+    pub(crate) fn append_if(
+        &self,
+        f: impl FnOnce(&mut BytesMut) -> bool,
+        queued: impl FnOnce(),
+    ) -> Append {
         let mut st = self.state.lock();
         if st.reason.is_some() {
             return Append::Closed;
         }
         let before = st.buf.len();
-        f(&mut st.buf);
+        if !f(&mut st.buf) {
+            return Append::Declined;
+        }
         let after = st.buf.len();
         let unsent = after + st.in_flight;
         let max_pending = self.limits.max_pending();
@@ -129,6 +151,7 @@ impl Outbound {
         }
         self.pending.store(after, Ordering::Release);
         self.unsent.store(unsent, Ordering::Relaxed);
+        queued();
         drop(st);
         if before == 0 && after > 0 {
             self.notify.notify_one();

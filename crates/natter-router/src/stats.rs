@@ -48,6 +48,16 @@ impl Traffic {
         self.out_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// [`add_out`](Self::add_out) for deliveries to a socket session, made under its
+    /// outbound lock and so one at a time: plain loads and stores. (A session's
+    /// subscriptions are all wire or all in-process, so the two never race.)
+    pub(crate) fn add_out_serialized(&self, msgs: u64, bytes: u64) {
+        let m = self.out_msgs.load(Ordering::Relaxed);
+        self.out_msgs.store(m + msgs, Ordering::Relaxed);
+        let b = self.out_bytes.load(Ordering::Relaxed);
+        self.out_bytes.store(b + bytes, Ordering::Relaxed);
+    }
+
     /// `[in_msgs, in_bytes, out_msgs, out_bytes]`.
     pub(crate) fn load(&self) -> [u64; 4] {
         let inbound = self.inbound.lock();

@@ -70,6 +70,15 @@ impl Sub {
         self.delivered.fetch_add(1, Ordering::AcqRel) + 1
     }
 
+    /// [`count_delivery`](Self::count_delivery) for a caller that holds the lock every
+    /// delivery to this subscription takes (a wire subscription's outbound lock): a plain
+    /// load and store, no read-modify-write.
+    pub(crate) fn count_delivery_serialized(&self) -> u64 {
+        let n = self.delivered.load(Ordering::Acquire) + 1;
+        self.delivered.store(n, Ordering::Release);
+        n
+    }
+
     pub(crate) fn max(&self) -> u64 {
         self.max.load(Ordering::Acquire)
     }
