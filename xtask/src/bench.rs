@@ -8,8 +8,11 @@
 //! nats-server too, to show `natter bench` is not what limits the figures. The result is
 //! printed and written into docs/benchmarks.md.
 //!
-//! `cargo xtask bench --crates` runs the criterion benches of the leaf crates instead.
+//! `cargo xtask bench --crates` runs the criterion benches of the leaf crates instead;
+//! `cargo xtask bench --counting` measures what the publish path's counters cost
+//! (see `bench/counting.rs`).
 
+mod counting;
 mod csv;
 mod report;
 mod servers;
@@ -55,6 +58,7 @@ pub struct Request {
     pub rounds: usize,
     pub write: bool,
     pub crates: bool,
+    pub counting: bool,
 }
 
 impl Request {
@@ -64,6 +68,7 @@ impl Request {
             rounds: 0,
             write: true,
             crates: false,
+            counting: false,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -71,6 +76,7 @@ impl Request {
                 "--quick" => req.quick = true,
                 "--no-write" => req.write = false,
                 "--crates" => req.crates = true,
+                "--counting" => req.counting = true,
                 "--rounds" => {
                     let n = args
                         .next()
@@ -178,6 +184,9 @@ struct Bench {
 
 /// Entry point of `cargo xtask bench`.
 pub fn run(req: Request) -> Result<(), Failure> {
+    if req.counting {
+        return counting::run(req.rounds, req.write);
+    }
     if req.crates {
         return command::run(
             "bench",

@@ -9,7 +9,7 @@
 //! cargo xtask interop                 # only the nats-py interop suite
 //! cargo xtask fuzz client_ops --seconds 60
 //! cargo xtask fuzz roundtrip fuzz/artifacts/roundtrip/crash-...   # reproduce a crash
-//! cargo xtask bench [--quick] [--rounds N] [--no-write]
+//! cargo xtask bench [--quick] [--rounds N] [--no-write] [--crates | --counting]
 //! ```
 
 mod bench;
@@ -47,7 +47,7 @@ Commands:
                          Without TARGET every target runs in turn; N seconds each (default 60).
                          Crashes land in fuzz/artifacts/TARGET/; see docs/fuzzing.md. With
                          INPUT (such a crash file), runs only that input, to reproduce it.
-  bench [--quick] [--rounds N] [--no-write] [--crates]
+  bench [--quick] [--rounds N] [--no-write] [--crates | --counting]
                          natter-server side by side with nats-server (Debian's package,
                          installed when missing and run as root): release build, the same
                          scenarios driven by `natter bench` against both, alternating, N rounds
@@ -55,7 +55,9 @@ Commands:
                          connection, and a second load generator (libnats) as a check. Writes
                          the table into docs/benchmarks.md unless --no-write. A few minutes;
                          --quick under one. --crates: the criterion benches of natter-proto and
-                         natter-sublist instead.
+                         natter-sublist instead. --counting: what counting costs: natter-router's
+                         read-path bench built with and without its counters, alternating N
+                         rounds, written to docs/benchmarks.md unless --no-write.
   help                   This text.
 ";
 

@@ -1,5 +1,8 @@
-//! Publish path benchmarks: `Client::publish` of a 16 B message to no subscriber, one,
-//! four, and a queue group of four, all socket sessions in one account.
+//! Publish path benchmarks: a 16 B message to no subscriber, one, four, and a queue group
+//! of four, all socket sessions in one account. `publish_16b` goes through
+//! `Client::publish` (the in-process API, shared match cache under a lock);
+//! `read_path_16b` through `Client::publish_in_place` with the session's own `Ingest`, as
+//! the server's connection reader publishes (counts settled once per batch, as per read).
 //!
 //! Each iteration publishes a batch of [`BATCH`] messages, then drains every
 //! subscriber's outbound as a connection writer would (take, report written), so
@@ -21,7 +24,7 @@ use criterion::measurement::Measurement;
 mod cpu_clock;
 use cpu_clock::{cpu_clock, ThreadCpuTime};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
-use natter_proto::Connect;
+use natter_proto::{Connect, PubRef};
 use natter_router::{Client, ClientInfo, Router, RouterOptions};
 
 /// Messages published per iteration, between two drains of the subscribers' outbounds.
@@ -75,6 +78,14 @@ fn setup(plain: usize, queued: usize) -> (Router, Arc<Client>, Vec<Arc<Client>>)
     (router, publisher, subs)
 }
 
+/// Name, plain subscribers, queue group members.
+const SCENARIOS: [(&str, usize, usize); 4] = [
+    ("no_subscriber", 0, 0),
+    ("1_subscriber", 1, 0),
+    ("4_subscribers", 4, 0),
+    ("queue_group_of_4", 0, 4),
+];
+
 fn drain(subs: &[Arc<Client>], scratch: &mut BytesMut) {
     for s in subs {
         s.outbound().take(scratch);
@@ -90,12 +101,7 @@ fn publish<M: Measurement>(c: &mut Criterion<M>) {
     group.throughput(Throughput::Elements(BATCH as u64));
     let subject = Bytes::from_static(b"bench.subject");
     let payload = Bytes::from_static(&[b'x'; 16]);
-    for (name, plain, queued) in [
-        ("no_subscriber", 0, 0),
-        ("1_subscriber", 1, 0),
-        ("4_subscribers", 4, 0),
-        ("queue_group_of_4", 0, 4),
-    ] {
+    for (name, plain, queued) in SCENARIOS {
         let (_router, publisher, subs) = setup(plain, queued);
         let mut scratch = BytesMut::with_capacity(64 * 1024);
         group.bench_function(name, |b| {
@@ -105,6 +111,37 @@ fn publish<M: Measurement>(c: &mut Criterion<M>) {
                         .publish(black_box(&subject), None, None, black_box(&payload))
                         .expect("publish");
                 }
+                drain(&subs, &mut scratch);
+            })
+        });
+        for s in &subs {
+            assert!(!s.is_closed(), "{name}: a subscriber was closed");
+        }
+    }
+    group.finish();
+}
+
+fn read_path<M: Measurement>(c: &mut Criterion<M>) {
+    let mut group = c.benchmark_group("read_path_16b");
+    timing(&mut group);
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let payload = [b'x'; 16];
+    for (name, plain, queued) in SCENARIOS {
+        let (_router, publisher, subs) = setup(plain, queued);
+        let mut ingest = publisher.ingest();
+        let mut scratch = BytesMut::with_capacity(64 * 1024);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    let m = PubRef {
+                        subject: black_box(b"bench.subject"),
+                        reply: None,
+                        headers: None,
+                        payload: black_box(&payload),
+                    };
+                    publisher.publish_in_place(&mut ingest, m).expect("publish");
+                }
+                ingest.settle();
                 drain(&subs, &mut scratch);
             })
         });
@@ -134,10 +171,12 @@ fn main() {
             .with_measurement(ThreadCpuTime)
             .configure_from_args();
         publish(&mut c);
+        read_path(&mut c);
         c.final_summary();
     } else {
         let mut c = Criterion::default().configure_from_args();
         publish(&mut c);
+        read_path(&mut c);
         c.final_summary();
     }
 }

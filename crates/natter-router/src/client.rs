@@ -104,6 +104,13 @@ pub struct Client {
     stalling: AtomicBool,
 }
 
+/// Whether the publish path counts: messages and bytes in and out per session, and each
+/// subscription's deliveries where no `max` needs them. Only a build with
+/// `--cfg natter_uncounted` turns it off: `cargo xtask bench --counting` compares the two
+/// builds to show what counting costs. Nothing else should build that way, since the
+/// monitoring figures then stay at zero.
+const COUNTED: bool = !cfg!(natter_uncounted);
+
 /// What became of one delivery.
 enum Pushed {
     /// Queued; `last`: it was the subscription's final one (`UNSUB sid max`).
@@ -519,8 +526,10 @@ impl Client {
         let size = self.admit(&msg)?;
         let matches = {
             let mut inbound = self.traffic.inbound.lock();
-            inbound.in_msgs += 1;
-            inbound.in_bytes += size as u64;
+            if COUNTED {
+                inbound.in_msgs += 1;
+                inbound.in_bytes += size as u64;
+            }
             let m = inbound.matches.get(&self.account.sublist, subject);
             // A `close` on another thread clears the cache under this lock after setting
             // the flag: whichever of the two takes the lock second sees the other's work,
@@ -563,8 +572,10 @@ impl Client {
             payload: Part::Borrowed(m.payload),
         };
         let size = self.admit(&msg)?;
-        ingest.msgs += 1;
-        ingest.bytes += size as u64;
+        if COUNTED {
+            ingest.msgs += 1;
+            ingest.bytes += size as u64;
+        }
         let matches = ingest.matches.lookup(&self.account.sublist, m.subject);
         self.route(matches, &msg);
         Ok(())
@@ -665,12 +676,14 @@ impl Client {
         let r = self.outbound.append_if(
             |buf| {
                 let max = sub.max();
-                let n = sub.count_delivery_serialized();
-                if max > 0 && n > max {
-                    over = true;
-                    return false;
+                if COUNTED || max > 0 {
+                    let n = sub.count_delivery_serialized();
+                    if max > 0 && n > max {
+                        over = true;
+                        return false;
+                    }
+                    last = n == max;
                 }
-                last = n == max;
                 match headers {
                     Some(h) => natter_proto::encode::hmsg(
                         buf,
@@ -690,7 +703,11 @@ impl Client {
                 }
                 true
             },
-            || self.traffic.add_out_serialized(1, bytes),
+            || {
+                if COUNTED {
+                    self.traffic.add_out_serialized(1, bytes);
+                }
+            },
         );
         if over {
             return Pushed::OverMax;
@@ -726,7 +743,9 @@ impl Client {
             Delivery::Wire => false,
         };
         if ok {
-            self.traffic.add_out(1, bytes);
+            if COUNTED {
+                self.traffic.add_out(1, bytes);
+            }
             Pushed::Queued { last }
         } else {
             Pushed::Refused { last }

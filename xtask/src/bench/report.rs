@@ -169,9 +169,14 @@ fn scale(v: f64, unit: Unit) -> (f64, &'static str) {
 /// `doc` with the section under [`HEADING`] replaced by `section` (which starts with the
 /// heading), up to the next `## ` heading; appended at the end when the heading is absent.
 pub fn replace_section(doc: &str, section: &str) -> String {
+    replace_section_under(doc, HEADING, section)
+}
+
+/// [`replace_section`] for the section under `heading`.
+pub fn replace_section_under(doc: &str, heading: &str, section: &str) -> String {
     let section = section.trim_end();
     let lines: Vec<&str> = doc.lines().collect();
-    let Some(start) = lines.iter().position(|l| l.trim_end() == HEADING) else {
+    let Some(start) = lines.iter().position(|l| l.trim_end() == heading) else {
         let mut out = doc.trim_end().to_string();
         out.push_str("\n\n");
         out.push_str(section);
