@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,6 +26,10 @@ pub struct Account {
     /// subscribe and unsubscribe only, never on publish.
     interest: Mutex<HashMap<(Bytes, Option<Bytes>), usize>>,
     hooks: Arc<Hooks>,
+    /// Publishes that went past a session's own match cache to the sublist, and how many
+    /// of those its cache answered. Sessions add their counts in batches.
+    matches: AtomicU64,
+    cache_hits: AtomicU64,
 }
 
 /// One entry of an account's interest set.
@@ -45,6 +50,25 @@ impl Account {
             sublist: Sublist::new(),
             interest: Mutex::new(HashMap::new()),
             hooks,
+            matches: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+        }
+    }
+
+    /// Sublist lookups made for publishes in this account (those a session's own match
+    /// cache did not answer) and how many of them the sublist's cache answered: `/subsz`
+    /// `num_matches` and, divided, `cache_hit_rate`, as nats-server counts them.
+    pub fn match_counts(&self) -> (u64, u64) {
+        (
+            self.matches.load(Ordering::Relaxed),
+            self.cache_hits.load(Ordering::Relaxed),
+        )
+    }
+
+    pub(crate) fn count_matches(&self, (matches, hits): (u64, u64)) {
+        if matches != 0 {
+            self.matches.fetch_add(matches, Ordering::Relaxed);
+            self.cache_hits.fetch_add(hits, Ordering::Relaxed);
         }
     }
 
@@ -62,8 +86,8 @@ impl Account {
         self.sublist.len()
     }
 
-    /// This account's subscription index statistics (size, cached subjects, inserts and
-    /// removes), for monitoring.
+    /// This account's subscription index statistics (size, cached subjects and their
+    /// fan-out, inserts and removes), for monitoring.
     pub fn sublist_stats(&self) -> natter_sublist::SublistStats {
         self.sublist.stats()
     }

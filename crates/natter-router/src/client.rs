@@ -166,11 +166,14 @@ pub struct Ingest {
     msgs: u64,
     bytes: u64,
     traffic: Arc<Traffic>,
+    account: Arc<Account>,
 }
 
 impl Ingest {
-    /// Adds the publishes counted since the last call to the session's counters.
+    /// Adds the publishes counted since the last call to the session's counters, and its
+    /// sublist lookups to the account's.
     pub fn settle(&mut self) {
+        self.account.count_matches(self.matches.take_counts());
         if self.msgs != 0 {
             let mut inbound = self.traffic.inbound.lock();
             inbound.in_msgs += self.msgs;
@@ -531,6 +534,7 @@ impl Client {
                 inbound.in_bytes += size as u64;
             }
             let m = inbound.matches.get(&self.account.sublist, subject);
+            self.account.count_matches(inbound.matches.take_counts());
             // A `close` on another thread clears the cache under this lock after setting
             // the flag: whichever of the two takes the lock second sees the other's work,
             // so nothing refilled here outlives the session's end.
@@ -553,6 +557,7 @@ impl Client {
             msgs: 0,
             bytes: 0,
             traffic: Arc::clone(&self.traffic),
+            account: Arc::clone(&self.account),
         }
     }
 

@@ -28,6 +28,10 @@ pub(crate) struct MatchCache {
     generation: u64,
     /// Empty until the session first publishes, so subscriber-only sessions pay nothing.
     slots: Vec<Option<Slot>>,
+    /// Misses here that went to the sublist, and how many of those its cache answered;
+    /// plain counts, as the table has one user at a time. See [`MatchCache::take_counts`].
+    sublist_matches: u64,
+    sublist_hits: u64,
 }
 
 impl MatchCache {
@@ -58,20 +62,36 @@ impl MatchCache {
             self.slots.resize_with(SLOTS, || None);
         }
         let slot = &mut self.slots[index(subject)];
+        let (matches, hits) = (&mut self.sublist_matches, &mut self.sublist_hits);
+        let mut lookup = || {
+            let (m, hit) = sublist.matches_cached(subject);
+            *matches += 1;
+            *hits += u64::from(hit);
+            m
+        };
         match slot {
             Some(s) if same(&s.subject, subject) => {}
             Some(s) => {
                 s.subject.clear();
                 s.subject.extend_from_slice(subject);
-                s.matches = sublist.matches(subject);
+                s.matches = lookup();
             }
             None => {}
         }
         let s = slot.get_or_insert_with(|| Slot {
             subject: subject.to_vec(),
-            matches: sublist.matches(subject),
+            matches: lookup(),
         });
         &s.matches
+    }
+
+    /// The sublist lookups this table made since the last call, and how many of them the
+    /// sublist's cache answered (nats-server's `/subsz` `num_matches` and cache hits).
+    pub(crate) fn take_counts(&mut self) -> (u64, u64) {
+        let counts = (self.sublist_matches, self.sublist_hits);
+        self.sublist_matches = 0;
+        self.sublist_hits = 0;
+        counts
     }
 
     /// Drops every entry: they hold subscriptions, and through them sessions.

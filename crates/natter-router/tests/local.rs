@@ -274,3 +274,26 @@ async fn pending_bytes_follow_reads() {
     s.next().await.unwrap();
     assert_eq!(c.client().stats().pending_bytes, 0);
 }
+
+#[tokio::test]
+async fn sublist_lookups_are_counted_per_account() {
+    let r = Router::default();
+    let a = r.connect(LocalOptions::default());
+    let b = r.connect(LocalOptions::default());
+    let _s = a.subscribe("x").unwrap();
+    assert_eq!(r.global_account().match_counts(), (0, 0));
+    // First publish: a miss in the session's cache and in the sublist's.
+    a.publish("x", "1").unwrap();
+    assert_eq!(r.global_account().match_counts(), (1, 0));
+    // The session's own cache answers a repeat; the sublist is not asked.
+    a.publish("x", "2").unwrap();
+    assert_eq!(r.global_account().match_counts(), (1, 0));
+    // Another session asks the sublist, whose cache answers.
+    b.publish("x", "3").unwrap();
+    assert_eq!(r.global_account().match_counts(), (2, 1));
+    let stats = r.global_account().sublist_stats();
+    assert_eq!(
+        (stats.cache_len, stats.max_fanout, stats.total_fanout),
+        (1, 1, 1)
+    );
+}

@@ -449,15 +449,31 @@ async fn subsz_counts_inserts_removes_and_cached_subjects() {
     assert_eq!(stats["num_subscriptions"], 3);
     assert_eq!(stats["num_inserts"], 5);
     assert_eq!(stats["num_removes"], 2);
-    assert!(stats["num_cache"].as_u64().unwrap() > 0, "{stats}");
-    // Not counted: that would cost every publish.
-    assert_eq!(stats["num_matches"], 0);
-    assert_eq!(stats["max_fanout"], 0);
+    // Two subjects, each a miss in the session's cache and then in the sublist's.
+    assert_eq!(stats["num_cache"], 2, "{stats}");
+    assert_eq!(stats["num_matches"], 2, "{stats}");
+    assert_eq!(stats["cache_hit_rate"], 0.0, "{stats}");
+    assert_eq!(stats["max_fanout"], 1, "{stats}");
+    assert_eq!(stats["avg_fanout"], 1.0, "{stats}");
+
+    // Again from the same session: its own cache answers, the sublist is not asked.
+    c.publish("s.1", "again").await;
+    c.sync().await;
+    assert_eq!(get_json(m, "/subsz").await["num_matches"], 2);
+    // From another session: the sublist is asked, and its cache answers.
+    let mut other = Nats::connect(server.addr(), "other").await;
+    other.sub("s.1", None, 9).await;
+    other.publish("s.3", "hi").await;
+    other.sync().await;
+    let stats = get_json(m, "/subsz").await;
+    assert_eq!(stats["num_matches"], 3, "{stats}");
+    assert_eq!(stats["cache_hit_rate"], 1.0 / 3.0, "{stats}");
+    drop(other);
 
     drop(c);
-    eventually("the closed client's subscriptions removed", || async {
+    eventually("the closed clients' subscriptions removed", || async {
         let v = get_json(m, "/subsz").await;
-        (v["num_removes"] == 5 && v["num_inserts"] == 5).then_some(())
+        (v["num_removes"] == 6 && v["num_inserts"] == 6).then_some(())
     })
     .await;
     server.shutdown().await;

@@ -89,6 +89,22 @@ impl<T> Cache<T> {
         self.shards.iter().map(|s| s.map.read().len()).sum()
     }
 
+    /// Entries, the largest fan-out of one, and all fan-outs added up, where a result's
+    /// fan-out is its plain subscriptions plus its queue groups.
+    pub(crate) fn fanout(&self) -> (usize, usize, usize) {
+        let (mut entries, mut max, mut total) = (0, 0, 0);
+        for shard in self.shards.iter() {
+            let map = shard.map.read();
+            entries += map.len();
+            for e in map.iter() {
+                let n = e.result.plain.len() + e.result.queues.len();
+                max = max.max(n);
+                total += n;
+            }
+        }
+        (entries, max, total)
+    }
+
     #[inline]
     fn shard(&self, hash: u64) -> &Shard<T> {
         // The tables use the low bits for buckets and the top seven as tags, so bits

@@ -41,7 +41,8 @@ pub struct Sublist<T> {
 
 /// A snapshot of a [`Sublist`]'s size and history, for monitoring (`/subsz`).
 ///
-/// Nothing here is counted on the match path, so there are no match or cache-hit counts.
+/// Nothing here is counted on the match path, so there are no match or cache-hit counts:
+/// a caller that wants them counts [`Sublist::matches_cached`] answers itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SublistStats {
     /// Subscriptions held now.
@@ -52,6 +53,11 @@ pub struct SublistStats {
     pub inserts: u64,
     /// Removes that took a subscription out, since the sublist was made (misses not counted).
     pub removes: u64,
+    /// The largest fan-out of a cached result: its plain subscriptions plus its queue
+    /// groups (a group counts once, as only one member gets each message).
+    pub max_fanout: usize,
+    /// The fan-outs of all cached results added up; divided by `cache_len`, the average.
+    pub total_fanout: usize,
 }
 
 impl std::ops::AddAssign for SublistStats {
@@ -60,6 +66,8 @@ impl std::ops::AddAssign for SublistStats {
         self.cache_len += o.cache_len;
         self.inserts += o.inserts;
         self.removes += o.removes;
+        self.max_fanout = self.max_fanout.max(o.max_fanout);
+        self.total_fanout += o.total_fanout;
     }
 }
 
@@ -151,12 +159,17 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
     /// reference-count increment. A `*` or `>` token in `subject` stands for itself (see
     /// [`subject::is_routable`]); a subject with an empty token or whitespace matches nothing.
     pub fn matches(&self, subject: &[u8]) -> Arc<Matches<T>> {
+        self.matches_cached(subject).0
+    }
+
+    /// [`matches`](Self::matches), and whether the result came from the cache.
+    pub fn matches_cached(&self, subject: &[u8]) -> (Arc<Matches<T>>, bool) {
         let hash = self.cache.hash(subject);
         if let Some(hit) = self.cache.get(subject, hash) {
-            return hit;
+            return (hit, true);
         }
         if !subject::is_routable(subject) {
-            return Arc::clone(self.cache.empty());
+            return (Arc::clone(self.cache.empty()), false);
         }
         let trie = self.trie.read();
         let mut found = Matches::default();
@@ -170,7 +183,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
         // this result and publishing it in the cache.
         self.cache.insert(subject, hash, Arc::clone(&result));
         drop(trie);
-        result
+        (result, false)
     }
 
     /// Whether any subscription matches the publish subject `subject` (as in [`Self::matches`]).
@@ -205,14 +218,18 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Sublist<T> {
         self.cache.len()
     }
 
-    /// Size, cache occupancy and insert/remove totals. The fields are read one after
-    /// another without a lock, so under concurrent changes they may not agree exactly.
+    /// Size, cache occupancy, the fan-out of cached results and insert/remove totals. The
+    /// fields are read one after another, each cache shard under its own read lock, so
+    /// under concurrent changes they may not agree exactly.
     pub fn stats(&self) -> SublistStats {
+        let (cache_len, max_fanout, total_fanout) = self.cache.fanout();
         SublistStats {
             subscriptions: self.len(),
-            cache_len: self.cache_len(),
+            cache_len,
             inserts: self.inserts.load(Ordering::Relaxed),
             removes: self.removes.load(Ordering::Relaxed),
+            max_fanout,
+            total_fanout,
         }
     }
 
@@ -279,10 +296,44 @@ mod tests {
                 cache_len: 1,
                 inserts: 3,
                 removes: 1,
+                max_fanout: 2,
+                total_fanout: 2,
             }
         );
         let mut sum = s.stats();
         sum += s.stats();
         assert_eq!((sum.subscriptions, sum.inserts, sum.removes), (4, 6, 2));
+        assert_eq!((sum.max_fanout, sum.total_fanout), (2, 4));
+    }
+
+    #[test]
+    fn matches_cached_says_where_the_result_came_from() {
+        let s: Sublist<u32> = Sublist::new();
+        s.insert(b"a", None, 1).unwrap();
+        let (first, hit) = s.matches_cached(b"a");
+        assert!(!hit);
+        let (again, hit) = s.matches_cached(b"a");
+        assert!(hit);
+        assert!(Arc::ptr_eq(&first, &again));
+        // An unroutable subject is answered without the cache, every time.
+        assert!(!s.matches_cached(b"a..b").1);
+        assert!(!s.matches_cached(b"a..b").1);
+    }
+
+    #[test]
+    fn fanout_counts_plain_subscriptions_and_queue_groups_of_cached_results() {
+        let s: Sublist<u32> = Sublist::new();
+        for i in 0..3 {
+            s.insert(b"a", None, i).unwrap();
+        }
+        s.insert(b"a", Some(b"q"), 10).unwrap();
+        s.insert(b"a", Some(b"q"), 11).unwrap();
+        s.insert(b"*", Some(b"r"), 20).unwrap();
+        assert_eq!(s.matches(b"a").len(), 6);
+        assert_eq!(s.matches(b"b").len(), 1);
+        s.matches(b"x.y");
+        let st = s.stats();
+        // "a": 3 plain + groups q and r; "b": group r; "x.y": nothing.
+        assert_eq!((st.cache_len, st.max_fanout, st.total_fanout), (3, 5, 6));
     }
 }

@@ -14,10 +14,12 @@ const DEFAULT_LIMIT: usize = 1024;
 
 /// nats-server's sublist statistics, summed over the accounts' subscription indexes.
 ///
-/// `num_subscriptions`, `num_cache` (subjects with a cached match result now),
-/// `num_inserts` and `num_removes` (since start) are real. `num_matches`,
-/// `cache_hit_rate`, `max_fanout` and `avg_fanout` always read 0: they would need a
-/// counter bumped on every match, which is the publish hot path, so Natter keeps none.
+/// `num_cache` is the subjects with a cached match result now, `num_inserts` and
+/// `num_removes` count since start. As in nats-server, `num_matches` counts the publishes
+/// a session's own match cache did not answer (they went to the sublist) and
+/// `cache_hit_rate` is the share of those the sublist's cache answered; `max_fanout` and
+/// `avg_fanout` are over the cached results, a queue group counting once. Sessions add
+/// their match counts once per read batch, so the figures may trail by one batch.
 #[derive(Debug, Serialize)]
 pub(crate) struct SublistStats {
     num_subscriptions: u64,
@@ -52,18 +54,23 @@ pub(crate) enum Subsz {
 
 pub(crate) fn stats(shared: &Shared) -> SublistStats {
     let mut sum = natter_sublist::SublistStats::default();
+    let (mut matches, mut hits) = (0, 0);
     for account in shared.router().accounts() {
         sum += account.sublist_stats();
+        let (m, h) = account.match_counts();
+        matches += m;
+        hits += h;
     }
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     SublistStats {
         num_subscriptions: shared.router().stats().subscriptions,
         num_cache: sum.cache_len as u64,
         num_inserts: sum.inserts,
         num_removes: sum.removes,
-        num_matches: 0,
-        cache_hit_rate: 0.0,
-        max_fanout: 0,
-        avg_fanout: 0.0,
+        num_matches: matches,
+        cache_hit_rate: ratio(hits as f64, matches as f64),
+        max_fanout: sum.max_fanout as u64,
+        avg_fanout: ratio(sum.total_fanout as f64, sum.cache_len as f64),
     }
 }
 
