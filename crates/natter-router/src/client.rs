@@ -111,6 +111,22 @@ pub struct Client {
 /// monitoring figures then stay at zero.
 const COUNTED: bool = !cfg!(natter_uncounted);
 
+/// Counts one more delivery to `sub` with `count` and checks it against the subscription's
+/// `max` (`UNSUB sid max`): `None` when it already had all of them, else whether this one
+/// is its last.
+fn take_delivery(sub: &Sub, count: impl FnOnce(&Sub) -> u64) -> Option<bool> {
+    let max = sub.max();
+    if !COUNTED && max == 0 {
+        return Some(false);
+    }
+    let n = count(sub);
+    if max > 0 && n > max {
+        None
+    } else {
+        Some(n == max)
+    }
+}
+
 /// What became of one delivery.
 enum Pushed {
     /// Queued; `last`: it was the subscription's final one (`UNSUB sid max`).
@@ -680,14 +696,12 @@ impl Client {
         let mut last = false;
         let r = self.outbound.append_if(
             |buf| {
-                let max = sub.max();
-                if COUNTED || max > 0 {
-                    let n = sub.count_delivery_serialized();
-                    if max > 0 && n > max {
+                match take_delivery(sub, Sub::count_delivery_serialized) {
+                    Some(l) => last = l,
+                    None => {
                         over = true;
                         return false;
                     }
-                    last = n == max;
                 }
                 match headers {
                     Some(h) => natter_proto::encode::hmsg(
@@ -733,12 +747,9 @@ impl Client {
         headers: Option<Part<'_>>,
         bytes: u64,
     ) -> Pushed {
-        let max = sub.max();
-        let n = sub.count_delivery();
-        if max > 0 && n > max {
+        let Some(last) = take_delivery(sub, Sub::count_delivery) else {
             return Pushed::OverMax;
-        }
-        let last = n == max;
+        };
         let ok = match &sub.delivery {
             Delivery::Channel(tx) => self.send_local(tx, msg.to_message(headers)),
             Delivery::Inbox(inbox) => {
