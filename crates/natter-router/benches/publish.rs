@@ -1,7 +1,7 @@
 //! Publish path benchmarks: a 16 B message to no subscriber, one, four, and a queue group
 //! of four, all socket sessions in one account. `publish_16b` goes through
 //! `Client::publish` (the in-process API, shared match cache under a lock);
-//! `read_path_16b` through `Client::publish_in_place` with the session's own `Ingest`, as
+//! `read_path_16b` through the session's own `Ingest` (`Ingest::publish`), as
 //! the server's connection reader publishes (counts settled once per batch, as per read).
 //!
 //! Each iteration publishes a batch of [`BATCH`] messages, then drains every
@@ -139,7 +139,7 @@ fn read_path<M: Measurement>(c: &mut Criterion<M>) {
                         headers: None,
                         payload: black_box(&payload),
                     };
-                    publisher.publish_in_place(&mut ingest, m).expect("publish");
+                    ingest.publish(m).expect("publish");
                 }
                 ingest.settle();
                 drain(&subs, &mut scratch);

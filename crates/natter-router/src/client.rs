@@ -107,8 +107,9 @@ pub struct Client {
 /// Whether the publish path counts: messages and bytes in and out per session, and each
 /// subscription's deliveries where no `max` needs them. Only a build with
 /// `--cfg natter_uncounted` turns it off: `cargo xtask bench --counting` compares the two
-/// builds to show what counting costs. Nothing else should build that way, since the
-/// monitoring figures then stay at zero.
+/// builds to show what counting costs. That build is for that benchmark alone: its
+/// monitoring figures stay at zero, and an `UNSUB sid max` sent after deliveries counts
+/// from the UNSUB instead of from the subscription's start.
 const COUNTED: bool = !cfg!(natter_uncounted);
 
 /// Counts one more delivery to `sub` with `count` and checks it against the subscription's
@@ -137,12 +138,32 @@ enum Pushed {
     OverMax,
 }
 
-/// One message on its way through [`Client::publish`] or [`Client::publish_in_place`].
+/// One message on its way through [`Client::publish`] or [`Ingest::publish`].
 pub(crate) struct Outgoing<'a> {
     pub(crate) subject: Part<'a>,
     pub(crate) reply: Option<Part<'a>>,
     pub(crate) headers: Option<Part<'a>>,
     pub(crate) payload: Part<'a>,
+    /// The message as in-process subscribers get it, made on the first such delivery and
+    /// shared by the rest (borrowed parts are copied once per publish, not per subscriber).
+    owned: std::cell::OnceCell<crate::Message>,
+}
+
+impl<'a> Outgoing<'a> {
+    fn new(
+        subject: Part<'a>,
+        reply: Option<Part<'a>>,
+        headers: Option<Part<'a>>,
+        payload: Part<'a>,
+    ) -> Self {
+        Outgoing {
+            subject,
+            reply,
+            headers,
+            payload,
+            owned: std::cell::OnceCell::new(),
+        }
+    }
 }
 
 /// A piece of a message being published. Shared when the publisher holds it as `Bytes`,
@@ -173,25 +194,54 @@ impl<'a> Part<'a> {
 
 /// A session's publish state kept by the one task that reads its connection: its own
 /// match cache and the publish counts not yet added to the session's counters. Publishing
-/// through it ([`Client::publish_in_place`]) takes no lock and clones nothing per message.
+/// through it ([`Ingest::publish`]) takes no lock and clones nothing per message.
 ///
 /// Counts reach the session's counters (`/connz`, `/varz`) at [`Ingest::settle`], which
-/// a read loop calls after each batch and before answering a PING, and on drop.
+/// a read loop calls after each batch and before answering a PING, and on drop. It holds
+/// its session, so those last counts land before the session's totals are retired.
 pub struct Ingest {
+    client: Arc<Client>,
     matches: MatchCache,
     msgs: u64,
     bytes: u64,
-    traffic: Arc<Traffic>,
-    account: Arc<Account>,
 }
 
 impl Ingest {
+    /// The session this publishes for.
+    pub fn client(&self) -> &Arc<Client> {
+        &self.client
+    }
+
+    /// [`Client::publish`] for a message read off the session's connection, borrowed
+    /// from the read buffer: the match cache and counters are this `Ingest`'s own, so
+    /// nothing is locked or reference-counted before the deliveries themselves.
+    pub fn publish(&mut self, m: natter_proto::PubRef<'_>) -> Result<(), RouterError> {
+        let client = &*self.client;
+        let msg = Outgoing::new(
+            Part::Borrowed(m.subject),
+            m.reply.map(Part::Borrowed),
+            m.headers.map(Part::Borrowed),
+            Part::Borrowed(m.payload),
+        );
+        let size = client.admit(&msg)?;
+        if COUNTED {
+            self.msgs += 1;
+            self.bytes += size as u64;
+        }
+        let matches = self.matches.lookup(&client.account.sublist, m.subject);
+        client.route(matches, &msg);
+        Ok(())
+    }
+
     /// Adds the publishes counted since the last call to the session's counters, and its
-    /// sublist lookups to the account's.
+    /// sublist lookups to the account's. Also forgets cached results the sublist has moved
+    /// past: they hold subscriptions, and through them sessions that may have closed.
     pub fn settle(&mut self) {
-        self.account.count_matches(self.matches.take_counts());
+        let client = &*self.client;
+        client.account.count_matches(self.matches.take_counts());
+        self.matches.forget_if_stale(&client.account.sublist);
         if self.msgs != 0 {
-            let mut inbound = self.traffic.inbound.lock();
+            let mut inbound = client.traffic.inbound.lock();
             inbound.in_msgs += self.msgs;
             inbound.in_bytes += self.bytes;
             drop(inbound);
@@ -445,16 +495,27 @@ impl Client {
             Some(s) => s.clone(),
             None => return Ok(()),
         };
-        match max {
-            Some(max) if max > 0 && max > sub.delivered() => {
-                sub.set_max(max);
-                // A delivery that raced past the new limit before it was visible would
-                // otherwise leave the subscription in place forever.
-                if sub.delivered() >= max {
-                    self.remove_sub(&sub);
+        let used_up = match max {
+            Some(max) if max > 0 => {
+                let set = || {
+                    if sub.delivered() >= max {
+                        return true;
+                    }
+                    sub.set_max(max);
+                    // A delivery counted before the new limit was visible.
+                    sub.delivered() >= max
+                };
+                match sub.delivery {
+                    // Wire deliveries are counted and checked against the max under the
+                    // outbound lock: setting it there leaves no delivery in between.
+                    Delivery::Wire => self.outbound.locked(set),
+                    Delivery::Channel(_) | Delivery::Inbox(_) => set(),
                 }
             }
-            _ => self.remove_sub(&sub),
+            _ => true,
+        };
+        if used_up {
+            self.remove_sub(&sub);
         }
         Ok(())
     }
@@ -536,12 +597,12 @@ impl Client {
         headers: Option<&Bytes>,
         payload: &Bytes,
     ) -> Result<(), RouterError> {
-        let msg = Outgoing {
-            subject: Part::Shared(subject),
-            reply: reply.map(Part::Shared),
-            headers: headers.map(Part::Shared),
-            payload: Part::Shared(payload),
-        };
+        let msg = Outgoing::new(
+            Part::Shared(subject),
+            reply.map(Part::Shared),
+            headers.map(Part::Shared),
+            Part::Shared(payload),
+        );
         let size = self.admit(&msg)?;
         let matches = {
             let mut inbound = self.traffic.inbound.lock();
@@ -567,39 +628,13 @@ impl Client {
     }
 
     /// A fresh [`Ingest`] for the task that reads this session's connection.
-    pub fn ingest(&self) -> Ingest {
+    pub fn ingest(self: &Arc<Self>) -> Ingest {
         Ingest {
+            client: Arc::clone(self),
             matches: MatchCache::default(),
             msgs: 0,
             bytes: 0,
-            traffic: Arc::clone(&self.traffic),
-            account: Arc::clone(&self.account),
         }
-    }
-
-    /// [`publish`](Client::publish) for a message read off this session's connection,
-    /// borrowed from the read buffer: the match cache and counters are the reader's own
-    /// (`ingest`, from [`Client::ingest`]), so nothing is locked or reference-counted
-    /// before the deliveries themselves.
-    pub fn publish_in_place(
-        &self,
-        ingest: &mut Ingest,
-        m: natter_proto::PubRef<'_>,
-    ) -> Result<(), RouterError> {
-        let msg = Outgoing {
-            subject: Part::Borrowed(m.subject),
-            reply: m.reply.map(Part::Borrowed),
-            headers: m.headers.map(Part::Borrowed),
-            payload: Part::Borrowed(m.payload),
-        };
-        let size = self.admit(&msg)?;
-        if COUNTED {
-            ingest.msgs += 1;
-            ingest.bytes += size as u64;
-        }
-        let matches = ingest.matches.lookup(&self.account.sublist, m.subject);
-        self.route(matches, &msg);
-        Ok(())
     }
 
     /// Whether this session may publish `msg`; its size (header block plus body) if so.
@@ -724,7 +759,13 @@ impl Client {
             },
             || {
                 if COUNTED {
-                    self.traffic.add_out_serialized(1, bytes);
+                    // An in-process session's counters are also bumped by its channel
+                    // deliveries, outside this lock: only a socket session's are ours alone.
+                    if self.kind == ClientKind::Local {
+                        self.traffic.add_out(1, bytes);
+                    } else {
+                        self.traffic.add_out_serialized(1, bytes);
+                    }
                 }
             },
         );
@@ -751,9 +792,9 @@ impl Client {
             return Pushed::OverMax;
         };
         let ok = match &sub.delivery {
-            Delivery::Channel(tx) => self.send_local(tx, msg.to_message(headers)),
+            Delivery::Channel(tx) => self.send_local(tx, msg.to_message(headers.is_some())),
             Delivery::Inbox(inbox) => {
-                inbox.deliver(msg.to_message(headers));
+                inbox.deliver(msg.to_message(headers.is_some()));
                 true
             }
             Delivery::Wire => false,
@@ -1019,13 +1060,20 @@ fn no_responders_message(reply: Part<'_>, headers: Bytes) -> crate::Message {
 }
 
 impl Outgoing<'_> {
-    fn to_message(&self, headers: Option<Part<'_>>) -> crate::Message {
-        crate::Message {
+    /// The message for an in-process subscriber; `with_headers` false strips the header
+    /// block (a subscriber that did not ask for headers).
+    fn to_message(&self, with_headers: bool) -> crate::Message {
+        let full = self.owned.get_or_init(|| crate::Message {
             subject: self.subject.to_bytes(),
             reply: self.reply.map(Part::to_bytes),
-            headers: headers.map(Part::to_bytes),
+            headers: self.headers.map(Part::to_bytes),
             payload: self.payload.to_bytes(),
+        });
+        let mut m = full.clone();
+        if !with_headers {
+            m.headers = None;
         }
+        m
     }
 }
 

@@ -94,6 +94,17 @@ impl MatchCache {
         counts
     }
 
+    /// Drops every entry if the sublist has changed since they were computed (they would
+    /// be dropped at the next lookup anyway).
+    pub(crate) fn forget_if_stale(&mut self, sublist: &Sublist<SubRef>) {
+        let generation = sublist.generation();
+        if generation != self.generation {
+            self.clear();
+            // An empty table is valid at any generation.
+            self.generation = generation;
+        }
+    }
+
     /// Drops every entry: they hold subscriptions, and through them sessions.
     pub(crate) fn clear(&mut self) {
         for slot in &mut self.slots {

@@ -103,6 +103,15 @@ impl Outbound {
         }
     }
 
+    /// Runs `f` under this outbound's lock: excludes the deliveries [`append_if`]
+    /// counts there.
+    ///
+    /// [`append_if`]: Outbound::append_if
+    pub(crate) fn locked<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _state = self.state.lock();
+        f()
+    }
+
     /// Appends what `f` writes; the caller handles a slow consumer itself.
     pub(crate) fn append(&self, f: impl FnOnce(&mut BytesMut)) -> Append {
         self.append_if(

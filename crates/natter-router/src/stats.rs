@@ -20,8 +20,9 @@ pub(crate) struct Traffic {
     /// Written by whichever session delivers to this one.
     pub(crate) out_msgs: AtomicU64,
     pub(crate) out_bytes: AtomicU64,
-    /// The publish side, under the lock a publish takes anyway for its match cache, so
-    /// counting a publish costs no atomic operation of its own.
+    /// The publish side. An in-process publish counts here under the lock it takes
+    /// anyway for its match cache; a socket session's reader counts in its `Ingest` and
+    /// adds the totals here once per read batch.
     pub(crate) inbound: Mutex<Inbound>,
 }
 
@@ -49,8 +50,9 @@ impl Traffic {
     }
 
     /// [`add_out`](Self::add_out) for deliveries to a socket session, made under its
-    /// outbound lock and so one at a time: plain loads and stores. (A session's
-    /// subscriptions are all wire or all in-process, so the two never race.)
+    /// outbound lock and so one at a time: plain loads and stores. Only for socket
+    /// sessions: nothing else counts on their out counters. (An in-process session may
+    /// also hold wire subscriptions; its counts all use [`add_out`](Self::add_out).)
     pub(crate) fn add_out_serialized(&self, msgs: u64, bytes: u64) {
         let m = self.out_msgs.load(Ordering::Relaxed);
         self.out_msgs.store(m + msgs, Ordering::Relaxed);

@@ -44,6 +44,7 @@ pub struct Sublist<T> {
 /// Nothing here is counted on the match path, so there are no match or cache-hit counts:
 /// a caller that wants them counts [`Sublist::matches_cached`] answers itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SublistStats {
     /// Subscriptions held now.
     pub subscriptions: usize,

@@ -74,7 +74,7 @@ pub fn run(rounds: usize, write: bool) -> Result<(), Failure> {
         let section = format!(
             "{HEADING}\n\n\
              `cargo xtask bench --counting` ({rounds} alternating rounds): natter-router's \
-             `{GROUP}` criterion group, 16 B messages through `Client::publish_in_place` as the \
+             `{GROUP}` criterion group, 16 B messages through `Ingest::publish` as the \
              server's reader publishes, built as shipped and with `--cfg natter_uncounted` \
              (no in/out message and byte counters, no per-subscription delivery counts). \
              Medians of the per-message times; the difference is what counting costs.\n\n\
