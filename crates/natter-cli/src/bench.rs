@@ -2,6 +2,7 @@
 //! their own connections, per-client and aggregate rates, CSV output), plus request/reply
 //! latency percentiles.
 
+use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use async_nats::{Client, Event, RequestErrorKind, Subject, Subscriber};
 use bytes::Bytes;
 use clap::ArgMatches;
 use futures::StreamExt;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::common::{
@@ -337,12 +339,18 @@ impl Report {
     }
 }
 
-/// Connection options for benchmark clients: deep buffers so the client library, not the
-/// channel between our task and its connection task, decides how writes are batched.
+/// Commands a benchmark client may queue for its connection task. The client and the
+/// connection task share a thread (see [`start_client`]), so a publisher fills this queue and
+/// the connection task then turns it into socket writes of 64 KiB; a deeper queue only spreads
+/// the same work over more memory than the CPU caches hold.
+const CLIENT_CAPACITY: usize = 4096;
+
+/// Connection options for benchmark clients: a subscription buffer deep enough that a
+/// subscriber which falls behind for a moment does not lose messages.
 async fn bench_client(g: &Global, name: &str, drops: Option<Counter>) -> Outcome<Client> {
     let mut o = g
         .options(name)?
-        .client_capacity(1 << 16)
+        .client_capacity(CLIENT_CAPACITY)
         .subscription_capacity(1 << 22)
         .skip_subject_validation(true);
     if let Some(drops) = drops {
@@ -356,6 +364,81 @@ async fn bench_client(g: &Global, name: &str, drops: Option<Counter>) -> Outcome
         });
     }
     g.connect_with(o).await
+}
+
+/// Runs one benchmark client on an OS thread of its own, in a single-threaded runtime.
+/// async-nats spawns a connection task next to the caller, so the client's loop and its
+/// connection task share the thread: a publisher queues commands until the queue is full and
+/// the connection task then writes them out in large batches, and a subscriber drains what its
+/// connection task has just read, with no wakeup passed between threads for each message.
+/// `setup` connects (and subscribes) and must succeed before [`start_client`] returns; `job`
+/// then runs, and its result arrives on the returned receiver. Dropping that receiver stops
+/// the client.
+async fn start_client<C, T, S, SF, J, JF>(
+    thread: String,
+    setup: S,
+    job: J,
+) -> Outcome<oneshot::Receiver<Outcome<T>>>
+where
+    C: 'static,
+    T: Send + 'static,
+    S: FnOnce() -> SF + Send + 'static,
+    SF: Future<Output = Outcome<C>> + 'static,
+    J: FnOnce(C) -> JF + Send + 'static,
+    JF: Future<Output = Outcome<T>> + 'static,
+{
+    let (ready_tx, ready_rx) = oneshot::channel::<Outcome<()>>();
+    let (mut result_tx, result_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(thread)
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(Failure::new(format!(
+                        "cannot start a benchmark runtime: {e}"
+                    ))));
+                    return;
+                }
+            };
+            let out = runtime.block_on(async {
+                let run = async {
+                    let state = match setup().await {
+                        Ok(state) => state,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return None;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    Some(job(state).await)
+                };
+                tokio::select! {
+                    out = run => out,
+                    _ = result_tx.closed() => None,
+                }
+            });
+            if let Some(out) = out {
+                let _ = result_tx.send(out);
+            }
+        })
+        .map_err(|e| Failure::new(format!("cannot start a benchmark thread: {e}")))?;
+    ready_rx
+        .await
+        .map_err(|_| Failure::new("benchmark thread failed"))??;
+    Ok(result_rx)
+}
+
+/// Waits for the results of clients started by [`start_client`].
+async fn join_all<T>(results: Vec<oneshot::Receiver<Outcome<T>>>) -> Outcome<Vec<T>> {
+    let mut out = Vec::with_capacity(results.len());
+    for r in futures::future::join_all(results).await {
+        out.push(r.map_err(|_| Failure::new("benchmark thread failed"))??);
+    }
+    Ok(out)
 }
 
 struct Progress {
@@ -455,7 +538,8 @@ async fn supervise<T>(
     }
 }
 
-async fn join_all<T>(handles: Vec<JoinHandle<Outcome<T>>>) -> Outcome<Vec<T>> {
+/// Waits for tasks spawned on the command's runtime (the request/reply clients).
+async fn join_tasks<T>(handles: Vec<JoinHandle<Outcome<T>>>) -> Outcome<Vec<T>> {
     let mut out = Vec::with_capacity(handles.len());
     for r in futures::future::join_all(handles).await {
         out.push(r.map_err(|e| Failure::new(format!("benchmark task failed: {e}")))??);
@@ -464,44 +548,91 @@ async fn join_all<T>(handles: Vec<JoinHandle<Outcome<T>>>) -> Outcome<Vec<T>> {
 }
 
 async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
-    let subject = Subject::from(s.subject.as_str());
-    let payload = Bytes::from(vec![0u8; s.size]);
+    // One benchmark runs per process, so the subject and payload can be leaked to make them
+    // `'static`: a static subject and `Bytes` are cloned by copying a pointer, where shared
+    // ones would have their reference counts raised and dropped for every message.
+    let subject: &'static str = Box::leak(s.subject.clone().into_boxed_str());
+    let payload = Bytes::from_static(Box::leak(vec![0u8; s.size].into_boxed_slice()));
     let drops: Counter = Arc::default();
     let mut counters: Vec<(String, Counter, u64)> = Vec::new();
+    let size = s.size as u64;
 
     // Subscribers first, each confirmed by a round trip, so no message is published before
     // every subscription is in place.
-    let mut subscribers: Vec<(Client, Subscriber, Counter)> = Vec::new();
+    let mut sub_results = Vec::new();
     // In a queue group each message goes to one member, so only the group's total has a
     // target; it is the one counter the watchdog and the progress bar follow.
     let group_total: Counter = Arc::default();
     if let Some(q) = &s.queue {
         counters.push((format!("queue group {q}"), group_total.clone(), s.msgs));
     }
+    let group_done = Arc::new(watch::channel(false).0);
     for i in 0..s.subs {
-        let c = bench_client(
-            g,
-            &format!("NATTER BENCH SUB {}", i + 1),
-            Some(drops.clone()),
-        )
-        .await?;
-        let sub = match &s.queue {
-            Some(q) => c.queue_subscribe(subject.clone(), q.clone()).await?,
-            None => c.subscribe(subject.clone()).await?,
-        };
-        round_trip(&c, g.timeout).await?;
         let n: Counter = Arc::default();
         if s.queue.is_none() {
             counters.push((format!("subscriber {}", i + 1), n.clone(), s.msgs));
         }
-        subscribers.push((c, sub, n));
+        let (g, drops, queue) = (g.clone(), drops.clone(), s.queue.clone());
+        let group = s.queue.as_ref().map(|_| Group {
+            total: group_total.clone(),
+            done: group_done.clone(),
+        });
+        let expect = s.msgs;
+        let setup = move || async move {
+            let name = format!("NATTER BENCH SUB {}", i + 1);
+            let c = bench_client(&g, &name, Some(drops)).await?;
+            let sub = match queue {
+                Some(q) => c.queue_subscribe(subject, q).await?,
+                None => c.subscribe(subject).await?,
+            };
+            round_trip(&c, g.timeout).await?;
+            Ok((c, sub))
+        };
+        let job = move |(client, sub): (Client, Subscriber)| async move {
+            let _keep = client;
+            // Without a cooperative budget the subscriber takes everything its connection
+            // task has read before it yields, not 128 messages at a time.
+            tokio::task::unconstrained(receive(sub, n, group, expect, size)).await
+        };
+        sub_results.push(start_client(format!("bench-sub-{}", i + 1), setup, job).await?);
     }
-    let mut publishers: Vec<(Client, u64, Counter)> = Vec::new();
+    let (go, _) = watch::channel(false);
+    let mut pub_results = Vec::new();
     for (i, count) in split(s.msgs, s.pubs).into_iter().enumerate() {
-        let c = bench_client(g, &format!("NATTER BENCH PUB {}", i + 1), None).await?;
         let n: Counter = Arc::default();
         counters.push((format!("publisher {}", i + 1), n.clone(), count));
-        publishers.push((c, count, n));
+        let g = g.clone();
+        let payload = payload.clone();
+        let mut go = go.subscribe();
+        let timeout = g.timeout;
+        let setup = move || async move {
+            bench_client(&g, &format!("NATTER BENCH PUB {}", i + 1), None).await
+        };
+        let job = move |client: Client| async move {
+            go.wait_for(|go| *go)
+                .await
+                .map_err(|_| Failure::new("benchmark cancelled"))?;
+            let start = Instant::now();
+            // Without a cooperative budget the loop runs until the command queue is full,
+            // then the connection task writes the whole queue out.
+            tokio::task::unconstrained(async {
+                for i in 1..=count {
+                    client.publish(subject, payload.clone()).await?;
+                    n.store(i, Relaxed);
+                }
+                Ok::<_, Failure>(())
+            })
+            .await?;
+            // The publisher is done when the server has everything it sent.
+            round_trip(&client, timeout.max(Duration::from_secs(30))).await?;
+            Ok(Sample {
+                msgs: count,
+                bytes: count * size,
+                start,
+                end: Instant::now(),
+            })
+        };
+        pub_results.push(start_client(format!("bench-pub-{}", i + 1), setup, job).await?);
     }
     match &s.queue {
         Some(q) => log(format_args!(
@@ -523,68 +654,7 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             commas(s.msgs as i64)
         ));
     }
-
-    let size = s.size as u64;
-    let expect = s.msgs;
-    let (group_done, _) = tokio::sync::watch::channel(false);
-    let group_done = Arc::new(group_done);
-    let sub_handles: Vec<JoinHandle<Outcome<Sample>>> = subscribers
-        .into_iter()
-        .map(|(client, sub, n)| {
-            if s.queue.is_some() {
-                let total = group_total.clone();
-                let done = group_done.clone();
-                return tokio::spawn(queue_member(client, sub, total, done, expect, size));
-            }
-            let mut sub = sub;
-            tokio::spawn(async move {
-                let _keep = client;
-                let mut got = 0u64;
-                let mut start = Instant::now();
-                while got < expect {
-                    if sub.next().await.is_none() {
-                        return Err(Failure::new(format!(
-                            "subscription closed after {got} messages"
-                        )));
-                    }
-                    got += 1;
-                    if got == 1 {
-                        start = Instant::now();
-                    }
-                    n.store(got, Relaxed);
-                }
-                Ok(Sample {
-                    msgs: got,
-                    bytes: got * size,
-                    start,
-                    end: Instant::now(),
-                })
-            })
-        })
-        .collect();
-    let timeout = g.timeout;
-    let pub_handles: Vec<JoinHandle<Outcome<Sample>>> = publishers
-        .into_iter()
-        .map(|(client, count, n)| {
-            let subject = subject.clone();
-            let payload = payload.clone();
-            tokio::spawn(async move {
-                let start = Instant::now();
-                for i in 1..=count {
-                    client.publish(subject.clone(), payload.clone()).await?;
-                    n.store(i, Relaxed);
-                }
-                // The publisher is done when the server has everything it sent.
-                round_trip(&client, timeout.max(Duration::from_secs(30))).await?;
-                Ok(Sample {
-                    msgs: count,
-                    bytes: count * size,
-                    start,
-                    end: Instant::now(),
-                })
-            })
-        })
-        .collect();
+    go.send_replace(true);
 
     let mut progress = Progress {
         enabled: s.progress,
@@ -592,24 +662,15 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
         started: Instant::now(),
         shown: false,
     };
-    let aborts: Vec<_> = sub_handles
-        .iter()
-        .map(|h| h.abort_handle())
-        .chain(pub_handles.iter().map(|h| h.abort_handle()))
-        .collect();
     let work = async {
-        let pubs = join_all(pub_handles).await?;
-        let subs = join_all(sub_handles).await?;
+        let pubs = join_all(pub_results).await?;
+        let subs = join_all(sub_results).await?;
         Ok::<_, Failure>((pubs, subs))
     };
-    let result = supervise(g, work, &counters, s.pubs == 0, &drops, &mut progress).await;
-    let (pubs, subs) = match result.and_then(|r| r) {
-        Ok(r) => r,
-        Err(e) => {
-            aborts.iter().for_each(|a| a.abort());
-            return Err(e);
-        }
-    };
+    // On failure the result receivers are dropped here, which stops every client.
+    let (pubs, subs) = supervise(g, work, &counters, s.pubs == 0, &drops, &mut progress)
+        .await
+        .and_then(|r| r)?;
     Ok(Report {
         pubs,
         subs,
@@ -618,41 +679,70 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
     })
 }
 
-/// One queue-group member: counts what it gets until the group as a whole has `expect`
-/// messages. Its sample spans its own first to last message; a member the group never
-/// chose reports zero.
-async fn queue_member(
-    client: Client,
-    mut sub: Subscriber,
+/// The shared state of the subscribers in a queue group: how many messages the group has
+/// received, and whether that is all of them.
+struct Group {
     total: Counter,
-    done: Arc<tokio::sync::watch::Sender<bool>>,
+    done: Arc<watch::Sender<bool>>,
+}
+
+/// Counts one subscriber's messages until it has `expect`, or in a queue group until the
+/// group as a whole has `expect`. In a group the sample spans the member's own first to last
+/// message, and a member the group never chose reports zero.
+async fn receive(
+    mut sub: Subscriber,
+    n: Counter,
+    group: Option<Group>,
     expect: u64,
     size: u64,
 ) -> Outcome<Sample> {
-    let _keep = client;
-    let mut finished = done.subscribe();
+    let mut finished = group.as_ref().map(|g| g.done.subscribe());
     let mut got = 0u64;
     let mut start = Instant::now();
     let mut end = start;
-    while total.load(Relaxed) < expect {
-        tokio::select! {
-            msg = sub.next() => {
-                if msg.is_none() {
-                    return Err(Failure::new(format!(
-                        "subscription closed after {got} messages"
-                    )));
+    loop {
+        let group_finished = async {
+            match &mut finished {
+                Some(f) => {
+                    let _ = f.wait_for(|d| *d).await;
                 }
-                got += 1;
-                end = Instant::now();
-                if got == 1 {
-                    start = end;
-                }
-                if total.fetch_add(1, Relaxed) + 1 >= expect {
-                    done.send_replace(true);
-                }
+                None => std::future::pending().await,
             }
-            _ = finished.wait_for(|d| *d) => break,
+        };
+        let msg = tokio::select! {
+            biased;
+            msg = sub.next() => msg,
+            _ = group_finished => break,
+        };
+        if msg.is_none() {
+            return Err(Failure::new(format!(
+                "subscription closed after {got} messages"
+            )));
         }
+        got += 1;
+        if got == 1 {
+            start = Instant::now();
+        }
+        let complete = match &group {
+            None => {
+                n.store(got, Relaxed);
+                got >= expect
+            }
+            Some(g) => {
+                end = Instant::now();
+                let complete = g.total.fetch_add(1, Relaxed) + 1 >= expect;
+                if complete {
+                    g.done.send_replace(true);
+                }
+                complete
+            }
+        };
+        if complete {
+            break;
+        }
+    }
+    if group.is_none() {
+        end = Instant::now();
     }
     Ok(Sample {
         msgs: got,
@@ -662,6 +752,9 @@ async fn queue_member(
     })
 }
 
+/// Request/reply clients stay tasks on the command's runtime: a requester waits for every
+/// reply, so the run is bound by wakeups, not per-message work, and with a thread per client
+/// there would be more threads than cores to wake.
 async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
     let subject = Subject::from(s.subject.as_str());
     let payload = Bytes::from(vec![0u8; s.size]);
@@ -759,7 +852,7 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
     let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
     let result = supervise(
         g,
-        join_all(handles),
+        join_tasks(handles),
         &counters,
         false,
         &drops,
