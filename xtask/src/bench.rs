@@ -114,7 +114,7 @@ impl Request {
 
 /// The traffic pattern of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Shape {
+pub(crate) enum Shape {
     PubOnly,
     FanOut(usize),
     Queue(usize),
@@ -173,7 +173,7 @@ struct Measure {
 }
 
 /// Everything needed to run scenarios.
-struct Bench {
+pub(crate) struct Bench {
     natter_cli: PathBuf,
     logs: PathBuf,
     /// `natter bench` takes `--queue`; otherwise the queue group is emulated.

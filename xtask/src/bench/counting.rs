@@ -4,14 +4,19 @@
 //! no subscriber, one, four, a queue group of four) in two builds, alternating: as shipped,
 //! and with `--cfg natter_uncounted`, which leaves out every in/out message and byte count
 //! and the per-subscription delivery counts. The second build has its own target
-//! directory, so the first stays as it was. Prints the medians per message and the
-//! difference, and writes them to docs/benchmarks.md unless `--no-write`.
+//! directory, so the first stays as it was. Then, end to end, natter-server built both
+//! ways is driven by the libnats generator (pub-only and 1 pub -> 1 sub, 16 B), alternating
+//! too. Prints the medians and the differences, and writes them to docs/benchmarks.md
+//! unless `--no-write`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::bench::report;
+use crate::bench::servers::{Kind, Target};
 use crate::bench::stats::summarize;
+use crate::bench::{Bench, Shape};
 use crate::command;
 use crate::failure::Failure;
 use crate::workspace;
@@ -68,6 +73,8 @@ pub fn run(rounds: usize, write: bool) -> Result<(), Failure> {
     }
     let table = table(&counted, &uncounted);
     println!("\n{table}");
+    let end_to_end = end_to_end(rounds)?;
+    println!("{end_to_end}");
     if write {
         let path = workspace::root().join("docs/benchmarks.md");
         let doc = fs::read_to_string(&path).unwrap_or_default();
@@ -78,7 +85,7 @@ pub fn run(rounds: usize, write: bool) -> Result<(), Failure> {
              server's reader publishes, built as shipped and with `--cfg natter_uncounted` \
              (no in/out message and byte counters, no per-subscription delivery counts). \
              Medians of the per-message times; the difference is what counting costs.\n\n\
-             {table}"
+             {table}\n{end_to_end}"
         );
         fs::write(
             &path,
@@ -101,13 +108,89 @@ fn bench(build: Build) -> Result<(), Failure> {
         "--",
         GROUP,
     ]);
+    command::run("bench", configure(&mut cmd, build))
+}
+
+/// Points `cmd` (a cargo command) at `build`'s flags and target directory.
+fn configure(cmd: &mut std::process::Command, build: Build) -> &mut std::process::Command {
     if build == Build::Uncounted {
         let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
         flags.push_str(" --cfg natter_uncounted");
         cmd.env("RUSTFLAGS", flags.trim())
             .env("CARGO_TARGET_DIR", build.target_dir());
     }
-    command::run("bench", &mut cmd)
+    cmd
+}
+
+/// natter-server built both ways, each run on a fresh server, driven by the libnats
+/// generator: the table of rates, or a line saying why there is none.
+fn end_to_end(rounds: usize) -> Result<String, Failure> {
+    let scratch = workspace::target_dir().join("bench");
+    let Some(gen) = super::libnats_generator(&scratch) else {
+        return Ok("End to end: not measured (the libnats generator could not be built).\n".into());
+    };
+    let mut servers = Vec::new();
+    for build in [Build::Counted, Build::Uncounted] {
+        let mut cmd = workspace::cargo();
+        cmd.args(["build", "--release", "-p", "natter-server"]);
+        command::run("bench", configure(&mut cmd, build))?;
+        servers.push(Target {
+            kind: Kind::Natter,
+            binary: build.target_dir().join("release").join("natter-server"),
+        });
+    }
+    let runner = Bench {
+        natter_cli: PathBuf::new(),
+        logs: scratch.join("logs"),
+        cli_queue: false,
+        quick: false,
+        run_timeout: Duration::from_secs(180),
+    };
+    let shapes = [
+        ("pub-only, published", Shape::PubOnly),
+        ("1 pub → 1 sub, delivered", Shape::FanOut(1)),
+    ];
+    let mut out = String::from(
+        "End to end, natter-server built both ways and driven by the libnats generator \
+         (16 B, a fresh server per run, alternating), msgs/s:\n\n\
+         | scenario | counted | uncounted | counted / uncounted | ranges overlap |\n\
+         |---|---:|---:|---:|---|\n",
+    );
+    for (label, shape) in shapes {
+        let mut rates = [Vec::new(), Vec::new()];
+        for round in 1..=rounds {
+            for (i, server) in servers.iter().enumerate() {
+                println!(
+                    "xtask: end to end, {label}, round {round}/{rounds}, build {}",
+                    i + 1
+                );
+                let (rate, _) = runner
+                    .libnats(&gen, server, shape, 16)
+                    .map_err(|e| Failure::new("bench", e))?;
+                rates[i].push(rate);
+            }
+        }
+        let (Some(c), Some(u)) = (summarize(&rates[0]), summarize(&rates[1])) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "| {label} | {:.2} M ({:.2}–{:.2}) | {:.2} M ({:.2}–{:.2}) | {:.2} | {} |\n",
+            c.median / 1e6,
+            c.min / 1e6,
+            c.max / 1e6,
+            u.median / 1e6,
+            u.min / 1e6,
+            u.max / 1e6,
+            c.median / u.median,
+            // Overlapping min–max ranges: the builds differ by less than runs of one do.
+            if c.min <= u.max && u.min <= c.max {
+                "yes"
+            } else {
+                "no"
+            }
+        ));
+    }
+    Ok(out)
 }
 
 /// Criterion's mean time per iteration of `scenario`, divided by the messages per
