@@ -227,7 +227,7 @@ fn command() -> Command {
     let top = Command::new("top")
         .about("Live view of a server's load and connections (like nats-top)")
         .after_help(
-            "Examples:\n  natter top\n  natter top --monitor http://10.0.0.5:8222 --sort msgs_to --conns 20\n  natter top --once --delay 500ms      # one plain frame, for scripts\n\nKeys, as in nats-top:\n  o       sort by a column: type its name, Enter (Esc cancels)\n  n       how many connections to poll and show: type a number, Enter\n  s       show or hide each connection's subscriptions\n  ? or h  help: the keys and the sort columns\n  q       quit (Ctrl-C and Ctrl-D too)\n\nThe view fits the window: rows that do not fit are counted, long lines are cut\n(not when the output is not a terminal). The server needs monitoring enabled\n(nats-server -m 8222).",
+            "Examples:\n  natter top\n  natter top --monitor http://10.0.0.5:8222 --sort msgs_to --conns 20\n  natter top --once --delay 500ms      # one plain frame, for scripts\n\nKeys, as in nats-top:\n  o       sort by a column: type its name, Enter (Esc cancels)\n  n       how many connections to poll and show: type a number, Enter\n  s       show or hide each connection's subscriptions\n  ? or h  help: the keys and the sort columns\n  q       quit (Ctrl-C and Ctrl-D too)\n\nThe view fits the window: rows that do not fit are counted, long lines are cut\n(not when the output is not a terminal). If a poll fails after the first, the last\nview stays with the error on the bottom line, and the next poll tries again. The\nserver needs monitoring enabled (nats-server -m 8222).",
         )
         .arg(
             Arg::new("monitor")

@@ -169,6 +169,12 @@ impl Controls {
         self.notice = None;
     }
 
+    /// Puts a message on the bottom line (unless a prompt has it), until a key or
+    /// [`clear_notice`](Self::clear_notice) removes it.
+    pub(crate) fn set_notice(&mut self, text: String) {
+        self.notice = Some(text);
+    }
+
     /// The bottom line: the open prompt with what has been typed, or an error message.
     pub(crate) fn status_line(&self) -> Option<String> {
         match &self.mode {
@@ -607,8 +613,13 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
                         prev = std::mem::replace(&mut cur, new);
                         draw(&controls, &prev, &cur);
                     }
-                    // The screen guard restores the terminal before the error is printed.
-                    Err(e) => return Err(e),
+                    // The server may be restarting: the last frame stays, the bottom line
+                    // says why it is not fresh, and the next tick tries again.
+                    Err(e) => {
+                        controls.set_notice(format!("poll failed: {}", e.message));
+                        notice_until = Some(tokio::time::Instant::now() + NOTICE_FOR.max(2 * delay));
+                        draw(&controls, &prev, &cur);
+                    }
                 }
                 next_poll = tokio::time::Instant::now() + delay;
             }
@@ -662,6 +673,20 @@ mod tests {
         assert_eq!(cids(&c), vec![2, 1, 3]);
         sort_connections(&mut c, "last");
         assert_eq!(cids(&c), vec![2, 3, 1]);
+    }
+
+    #[test]
+    fn a_notice_takes_the_bottom_line_unless_a_prompt_has_it() {
+        let mut c = Controls::new("cid", 10);
+        c.set_notice("poll failed: connection refused".into());
+        assert_eq!(
+            c.status_line().as_deref(),
+            Some("poll failed: connection refused")
+        );
+        assert_eq!(c.key(b'o'), Action::Redraw);
+        assert_eq!(c.status_line().as_deref(), Some("sort by [cid]: "));
+        c.set_notice("poll failed again".into());
+        assert_eq!(c.status_line().as_deref(), Some("sort by [cid]: "));
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 }
 
 #[test]
-fn top_on_a_terminal_takes_keys_fits_the_window_and_restores_the_screen() {
+fn top_on_a_terminal_takes_keys_fits_the_window_survives_a_lost_server_and_restores_the_screen() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let srv = rt.block_on(async {
         natter_server::Server::builder()
@@ -187,6 +187,18 @@ fn top_on_a_terminal_takes_keys_fits_the_window_and_restores_the_screen() {
     );
     assert!(term.vt.line(9).ends_with(" SUBS"), "{screen}");
 
+    // The server goes away: the view stays, says why it is stale, and q still quits.
+    drop(clients);
+    rt.block_on(srv.shutdown());
+    term.wait_for("the poll failure on the bottom line", LIMIT, |vt| {
+        vt.bottom().starts_with("poll failed:")
+    });
+    assert!(
+        child.try_wait().expect("child status").is_none(),
+        "natter top exited when the server went away:\n{}",
+        term.vt.text()
+    );
+
     term.send(b"q");
     let Some(status) = wait_exit(child, Duration::from_secs(5)) else {
         panic!("natter top did not quit on q:\n{}", term.vt.text());
@@ -203,6 +215,4 @@ fn top_on_a_terminal_takes_keys_fits_the_window_and_restores_the_screen() {
         "{out:?}"
     );
     assert!(!term.vt.alternate && term.vt.cursor_visible);
-    drop(clients);
-    rt.block_on(srv.shutdown());
 }
