@@ -121,6 +121,8 @@ pub(crate) struct Controls {
     sort: String,
     limit: usize,
     subs: bool,
+    /// Byte figures in plain bytes instead of K/M/G.
+    raw_bytes: bool,
     mode: Mode,
     notice: Option<String>,
 }
@@ -131,6 +133,7 @@ impl Controls {
             sort: sort.to_string(),
             limit: limit.max(1),
             subs: false,
+            raw_bytes: false,
             mode: Mode::Top,
             notice: None,
         }
@@ -266,6 +269,10 @@ impl Controls {
                     self.subs = !self.subs;
                     Action::Repoll
                 }
+                b'b' => {
+                    self.raw_bytes = !self.raw_bytes;
+                    Action::Redraw
+                }
                 b'?' | b'h' => {
                     self.mode = Mode::Help;
                     Action::Redraw
@@ -326,6 +333,8 @@ fn help_lines(c: &Controls) -> Vec<String> {
              shows the connection that received the most messages.
 
   s          Show or hide each connection's subscriptions.
+
+  b          Byte figures in plain bytes, or back to K/M/G.
 
   ? or h     This help.
 
@@ -419,6 +428,13 @@ impl Frame {
 
 /// Builds one screen from the latest poll and the one before it (for the rates).
 fn frame(prev: &Poll, cur: &Poll, c: &Controls) -> Frame {
+    let short_bytes = |n: f64| {
+        if c.raw_bytes {
+            format!("{n:.0}")
+        } else {
+            short_bytes(n)
+        }
+    };
     let v = &cur.varz;
     let secs = cur.at.duration_since(prev.at).as_secs_f64().max(1e-3);
     let rate = |key: &str| ((int(v, key) - int(&prev.varz, key)).max(0) as f64) / secs;
@@ -676,6 +692,36 @@ mod tests {
     }
 
     #[test]
+    fn b_switches_byte_figures_between_units_and_plain_bytes() {
+        let t = Instant::now();
+        let poll = |at, bytes: i64| Poll {
+            at,
+            varz: json!({"in_bytes": bytes, "mem": 3_145_728}),
+            connz: json!({"connections": [{"cid": 1, "out_bytes": 5000}]}),
+        };
+        let (a, b) = (poll(t, 0), poll(t + Duration::from_secs(1), 2048));
+        let mut c = Controls::new("cid", 10);
+        let text = |c: &Controls| frame(&a, &b, c).text();
+        let units = text(&c);
+        assert!(units.contains("Memory: 3.0M"), "{units}");
+        assert!(
+            units.contains("Bytes: 2.0K  Msgs/Sec: 0.0  Bytes/Sec: 2.0K"),
+            "{units}"
+        );
+        assert!(units.contains("4.9K"), "{units}");
+        assert_eq!(c.key(b'b'), Action::Redraw);
+        let raw = text(&c);
+        assert!(raw.contains("Memory: 3145728"), "{raw}");
+        assert!(
+            raw.contains("Bytes: 2048  Msgs/Sec: 0.0  Bytes/Sec: 2048"),
+            "{raw}"
+        );
+        assert!(raw.contains("5000"), "{raw}");
+        assert_eq!(c.key(b'b'), Action::Redraw);
+        assert_eq!(text(&c), units);
+    }
+
+    #[test]
     fn a_notice_takes_the_bottom_line_unless_a_prompt_has_it() {
         let mut c = Controls::new("cid", 10);
         c.set_notice("poll failed: connection refused".into());
@@ -827,7 +873,14 @@ mod tests {
             assert_eq!(c.key(help), Action::Redraw);
             assert!(c.showing_help());
             let text = help_lines(&c).join("\n");
-            for key in ["o<column>", "n<number>", "  s  ", "? or h", "  q  "] {
+            for key in [
+                "o<column>",
+                "n<number>",
+                "  s  ",
+                "  b  ",
+                "? or h",
+                "  q  ",
+            ] {
                 assert!(text.contains(key), "{key} missing from {text}");
             }
             for name in SORT_KEYS {
