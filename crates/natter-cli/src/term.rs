@@ -3,8 +3,10 @@
 //! size; and fitting a frame into that size so nothing scrolls or wraps.
 
 use std::io::{IsTerminal, Write};
+use std::sync::{Mutex, Once};
 
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// A terminal window's size in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,43 +22,77 @@ pub(crate) fn size() -> Option<Size> {
     if !out.is_terminal() {
         return None;
     }
-    let ws = rustix::termios::tcgetwinsize(&out).ok()?;
-    // A terminal that reports no size (some serial lines) is treated as unknown.
-    (ws.ws_row > 0 && ws.ws_col > 0).then(|| Size {
-        rows: usize::from(ws.ws_row),
-        cols: usize::from(ws.ws_col),
-    })
+    let ws = rustix::termios::tcgetwinsize(&out).ok();
+    let env = |name| std::env::var(name).ok();
+    Some(window_size(
+        ws.map_or((0, 0), |ws| (ws.ws_row, ws.ws_col)),
+        env("LINES").as_deref(),
+        env("COLUMNS").as_deref(),
+    ))
 }
 
-/// Columns `c` takes on a terminal: 2 for the common East Asian wide and emoji blocks,
-/// 1 otherwise (combining marks counted as 1 only make a line end a little early).
-fn char_width(c: char) -> usize {
-    match u32::from(c) {
-        0x1100..=0x115F
-        | 0x2E80..=0x303E
-        | 0x3041..=0x33FF
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x1F300..=0x1F64F
-        | 0x1F900..=0x1F9FF
-        | 0x20000..=0x3FFFD => 2,
-        _ => 1,
+/// The size of a terminal that reported `reported` (rows, columns). A terminal that
+/// reports no size (some serial lines and consoles say 0×0) is still a terminal: then
+/// `$LINES` and `$COLUMNS` are used when they are positive numbers, else 24×80.
+fn window_size(reported: (u16, u16), lines: Option<&str>, columns: Option<&str>) -> Size {
+    if reported.0 > 0 && reported.1 > 0 {
+        return Size {
+            rows: usize::from(reported.0),
+            cols: usize::from(reported.1),
+        };
+    }
+    let valid = |v: Option<&str>, default: usize| {
+        v.and_then(|v| v.trim().parse::<u16>().ok())
+            .filter(|n| *n > 0)
+            .map_or(default, usize::from)
+    };
+    Size {
+        rows: valid(lines, 24),
+        cols: valid(columns, 80),
     }
 }
 
-/// `line` with control characters (which could move the cursor or inject escape
-/// sequences: connection names come from clients) shown as `?`, cut to `width` columns.
+/// `c` as it is shown: control characters (which could move the cursor or inject escape
+/// sequences: connection names come from clients) become `?`.
+fn shown(c: char) -> char {
+    if c.is_control() {
+        '?'
+    } else {
+        c
+    }
+}
+
+/// Columns `c` takes on a terminal once [`shown`]: 2 for wide characters, 0 for combining
+/// marks, 1 otherwise.
+fn char_width(c: char) -> usize {
+    UnicodeWidthChar::width(shown(c)).unwrap_or(1)
+}
+
+/// Columns `s` takes on a terminal once its control characters are [`shown`] as `?`.
+pub(crate) fn width(s: &str) -> usize {
+    if s.chars().any(char::is_control) {
+        s.chars().map(char_width).sum()
+    } else {
+        UnicodeWidthStr::width(s)
+    }
+}
+
+/// `text` cut to at most `cols` columns and padded with spaces to exactly `cols`: one
+/// column of a table, so what follows it starts at the same place on every row. A wide
+/// character that would straddle the edge is left out (and its column padded).
+pub(crate) fn cell(text: &str, cols: usize) -> String {
+    let mut out = clean(text, Some(cols));
+    let used = width(&out);
+    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(used)));
+    out
+}
+
+/// `line` with control characters [`shown`] as `?`, cut to `width` columns.
 fn clean(line: &str, width: Option<usize>) -> String {
     let mut out = String::with_capacity(line.len());
     let mut used = 0;
     for c in line.chars() {
-        let c = if c.is_control() { '?' } else { c };
+        let c = shown(c);
         let w = char_width(c);
         if width.is_some_and(|max| used + w > max) {
             break;
@@ -114,16 +150,50 @@ pub(crate) fn fit(
     lines
 }
 
-/// While alive, the terminal is in raw mode on the alternate screen with the cursor hidden.
+/// What must be undone to give the terminal back: the termios stdin had before raw mode,
+/// and whether the alternate screen is in use. `None` when nothing is to be undone. Kept
+/// here rather than in [`Screen`] so the panic hook can reach it.
+type Restore = Option<(Option<Termios>, bool)>;
+
+static ACTIVE: Mutex<Restore> = Mutex::new(None);
+
+/// Gives the terminal back (once: later calls find nothing to do).
+fn restore() {
+    let taken = ACTIVE.lock().map_or(None, |mut a| a.take());
+    let Some((saved, alternate)) = taken else {
+        return;
+    };
+    if let Some(saved) = &saved {
+        let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, saved);
+    }
+    if alternate {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(b"\x1b[?25h\x1b[?1049l");
+        let _ = out.flush();
+    }
+}
+
+/// While alive, stdin is in raw mode (if asked and it is a terminal) and, if asked, stdout
+/// shows the alternate screen with the cursor hidden. Dropping it, or a panic while it is
+/// alive (before the panic message is printed), gives the terminal back.
 pub(crate) struct Screen {
-    saved: Option<Termios>,
+    alternate: bool,
 }
 
 impl Screen {
-    /// Enters the alternate screen; switches stdin to raw mode when it is a terminal.
-    pub(crate) fn enter(raw_input: bool) -> Screen {
-        let saved = if raw_input {
-            let stdin = std::io::stdin();
+    /// Switches stdin to raw mode when `raw_input` and it is a terminal; enters the
+    /// alternate screen when `alternate`.
+    pub(crate) fn enter(raw_input: bool, alternate: bool) -> Screen {
+        static HOOK: Once = Once::new();
+        HOOK.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                restore();
+                default(info);
+            }));
+        });
+        let stdin = std::io::stdin();
+        let saved = if raw_input && stdin.is_terminal() {
             tcgetattr(&stdin).ok().and_then(|saved| {
                 let mut raw = saved.clone();
                 cfmakeraw(&mut raw);
@@ -133,10 +203,15 @@ impl Screen {
         } else {
             None
         };
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(b"\x1b[?1049h\x1b[?25l");
-        let _ = out.flush();
-        Screen { saved }
+        if let Ok(mut active) = ACTIVE.lock() {
+            *active = Some((saved, alternate));
+        }
+        if alternate {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(b"\x1b[?1049h\x1b[?25l");
+            let _ = out.flush();
+        }
+        Screen { alternate }
     }
 
     /// Replaces the screen's content with `lines` (from [`fit`] for the same `size`). With
@@ -148,6 +223,9 @@ impl Screen {
         size: Option<Size>,
         cursor: Option<(usize, usize)>,
     ) {
+        if !self.alternate {
+            return;
+        }
         let mut buf = String::with_capacity(lines.iter().map(|l| l.len() + 12).sum::<usize>() + 32);
         buf.push_str("\x1b[?25l");
         // Each line is placed by absolute position and its row cleared first: no newline
@@ -174,12 +252,7 @@ impl Screen {
 
 impl Drop for Screen {
     fn drop(&mut self) {
-        if let Some(saved) = &self.saved {
-            let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, saved);
-        }
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(b"\x1b[?25h\x1b[?1049l");
-        let _ = out.flush();
+        restore();
     }
 }
 
@@ -189,10 +262,6 @@ mod tests {
 
     fn lines(prefix: &str, n: usize) -> Vec<String> {
         (0..n).map(|i| format!("{prefix}{i}")).collect()
-    }
-
-    fn width(s: &str) -> usize {
-        s.chars().map(char_width).sum()
     }
 
     #[test]
@@ -283,5 +352,44 @@ mod tests {
         // Not a terminal: nothing is cut, but escape sequences are still defused.
         let out = fit(&head, &lines("r", 2), Some("s"), None);
         assert_eq!(out, ["name?[2Jx?end", "日本語テキスト", "r0", "r1", "s"]);
+    }
+
+    #[test]
+    fn widths_come_from_unicode_and_cells_line_up() {
+        assert_eq!(width("abc"), 3);
+        assert_eq!(width("日本"), 4);
+        assert_eq!(width("e\u{301}"), 1, "a combining mark takes no column");
+        assert_eq!(width("a\x1bb"), 3, "a control character shows as ?");
+        assert_eq!(cell("日本語", 5), "日本 ");
+        assert_eq!(cell("ab", 4), "ab  ");
+        assert_eq!(cell("a\x1b[2J", 4), "a?[2");
+        assert_eq!(cell("", 0), "");
+        for text in [
+            "日本語テキストです",
+            "e\u{301}e\u{301}xyz",
+            "😀😀😀x",
+            "a\tb",
+        ] {
+            for cols in 0..12 {
+                assert_eq!(width(&cell(text, cols)), cols, "{text:?} in {cols}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_terminal_without_a_size_falls_back_to_lines_and_columns_or_24_by_80() {
+        let size = |rows, cols| Size { rows, cols };
+        assert_eq!(
+            window_size((40, 120), Some("10"), Some("20")),
+            size(40, 120)
+        );
+        assert_eq!(window_size((0, 0), Some("30"), Some("100")), size(30, 100));
+        assert_eq!(window_size((0, 0), None, None), size(24, 80));
+        assert_eq!(window_size((0, 5), Some("0"), Some("x")), size(24, 80));
+        assert_eq!(window_size((0, 0), Some("-3"), Some(" 90 ")), size(24, 90));
+        assert_eq!(
+            window_size((0, 0), Some("99999999"), Some("")),
+            size(24, 80)
+        );
     }
 }

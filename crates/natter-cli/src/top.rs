@@ -2,8 +2,10 @@
 //! monitoring endpoints (nats-server's field names, so it works against either server).
 //!
 //! At a terminal it takes single-key commands as nats-top does (`o` sort, `n` limit,
-//! `s` subscriptions, `?`/`h` help, `q` quit). [`Controls`] is the key handling as a plain
-//! state machine; [`run`] only feeds it bytes, polls, and draws what it says.
+//! `s` subscriptions, `b` plain byte figures, `?`/`h` help, `q` quit). [`Controls`] is the
+//! key handling as a plain state machine; [`run`] only feeds it bytes, polls, and draws
+//! what it says. When stdout is not a terminal, each poll is printed as plain text (no
+//! escape codes, a blank line between frames) until the reader goes away.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -80,6 +82,7 @@ fn short_bytes(n: f64) -> String {
 const PROMPT_MAX: usize = 64;
 
 /// How long an error from a prompt stays on the bottom line (unless a key clears it).
+/// A failed poll is not such a message: it stays for as long as polls fail.
 const NOTICE_FOR: Duration = Duration::from_secs(3);
 
 /// Which value a prompt on the bottom line is asking for.
@@ -125,6 +128,8 @@ pub(crate) struct Controls {
     raw_bytes: bool,
     mode: Mode,
     notice: Option<String>,
+    /// Why the last poll failed; `None` once one succeeds.
+    poll_error: Option<String>,
 }
 
 impl Controls {
@@ -136,6 +141,7 @@ impl Controls {
             raw_bytes: false,
             mode: Mode::Top,
             notice: None,
+            poll_error: None,
         }
     }
 
@@ -172,18 +178,20 @@ impl Controls {
         self.notice = None;
     }
 
-    /// Puts a message on the bottom line (unless a prompt has it), until a key or
-    /// [`clear_notice`](Self::clear_notice) removes it.
-    pub(crate) fn set_notice(&mut self, text: String) {
-        self.notice = Some(text);
+    /// Records how the last poll went: `Err` with why it failed, `Ok` once one succeeds.
+    /// A failure shows on the bottom line (when no prompt or message has it) until then;
+    /// keys do not clear it.
+    pub(crate) fn poll_result(&mut self, result: Result<(), String>) {
+        self.poll_error = result.err().map(|e| format!("poll failed: {e}"));
     }
 
-    /// The bottom line: the open prompt with what has been typed, or an error message.
+    /// The bottom line: the open prompt with what has been typed, an error message from a
+    /// prompt, or why the last poll failed.
     pub(crate) fn status_line(&self) -> Option<String> {
         match &self.mode {
             Mode::Prompt(Ask::Sort, typed) => Some(format!("sort by [{}]: {typed}", self.sort)),
             Mode::Prompt(Ask::Limit, typed) => Some(format!("limit   [{}]: {typed}", self.limit)),
-            _ => self.notice.clone(),
+            _ => self.notice.clone().or_else(|| self.poll_error.clone()),
         }
     }
 
@@ -342,7 +350,7 @@ fn help_lines(c: &Controls) -> Vec<String> {
 
 Now: sorted by {}, up to {} connections, subscriptions {}.
 
-Press any key to go back.",
+{HELP_BACK}.",
         SORT_KEYS.join(" "),
         c.sort,
         c.limit,
@@ -351,6 +359,9 @@ Press any key to go back.",
     text.lines().map(str::to_string).collect()
 }
 
+/// The last line of the help: kept in view when the window is too small for all of it.
+const HELP_BACK: &str = "Press any key to go back";
+
 /// The `/connz` request for the current settings (the sort name is always one of
 /// [`SORT_KEYS`], so it needs no escaping).
 fn connz_path(c: &Controls) -> String {
@@ -358,7 +369,28 @@ fn connz_path(c: &Controls) -> String {
     format!("/connz?sort={}&limit={}{subs}", c.sort(), c.limit())
 }
 
-async fn poll(base: &BaseUrl, c: &Controls, timeout: Duration) -> Outcome<Poll> {
+/// What a poll asks for, owned, so a poll can run while the keys change the settings.
+#[derive(Clone)]
+struct Request {
+    base: BaseUrl,
+    connz: String,
+    subs: bool,
+    timeout: Duration,
+}
+
+impl Request {
+    fn new(base: &BaseUrl, c: &Controls, timeout: Duration) -> Request {
+        Request {
+            base: base.clone(),
+            connz: connz_path(c),
+            subs: c.subs(),
+            timeout,
+        }
+    }
+}
+
+async fn poll(r: Request) -> Outcome<Poll> {
+    let (base, timeout) = (&r.base, r.timeout);
     let (status, body) = http::get(base, "/varz", timeout).await?;
     if status != 200 {
         return Err(Failure::new(format!("GET /varz answered HTTP {status}")));
@@ -367,9 +399,9 @@ async fn poll(base: &BaseUrl, c: &Controls, timeout: Duration) -> Outcome<Poll> 
         .map_err(|e| Failure::new(format!("/varz is not JSON: {e}")))?;
     // The server sorts and limits so the busiest connections are the ones returned; if it
     // refuses the parameters, take everything and sort here.
-    let (mut status, mut body) = http::get(base, &connz_path(c), timeout).await?;
+    let (mut status, mut body) = http::get(base, &r.connz, timeout).await?;
     if status != 200 {
-        let plain = if c.subs() { "/connz?subs=1" } else { "/connz" };
+        let plain = if r.subs { "/connz?subs=1" } else { "/connz" };
         (status, body) = http::get(base, plain, timeout).await?;
     }
     if status != 200 {
@@ -509,20 +541,21 @@ fn frame(prev: &Poll, cur: &Poll, c: &Controls) -> Frame {
         .iter()
         .map(|conn| {
             let host = format!("{}:{}", text(conn, "ip"), int(conn, "port"));
-            let name: String = text(conn, "name").chars().take(24).collect();
+            // Text the clients chose is cut and padded by display width, so a wide
+            // character does not push the columns after it.
             let mut row = format!(
-                "  {:<21} {:<6} {:<24} {:<6} {:<9} {:<9} {:<9} {:<9} {:<10} {:<8} {:<9} {:<9} {:<last_w$}",
+                "  {:<21} {:<6} {} {:<6} {:<9} {:<9} {:<9} {:<9} {:<10} {} {} {:<9} {:<last_w$}",
                 host,
                 int(conn, "cid"),
-                name,
+                term::cell(text(conn, "name"), 24),
                 int(conn, "subscriptions"),
                 short_bytes(int(conn, "pending_bytes") as f64),
                 short(int(conn, "out_msgs") as f64),
                 short(int(conn, "in_msgs") as f64),
                 short_bytes(int(conn, "out_bytes") as f64),
                 short_bytes(int(conn, "in_bytes") as f64),
-                text(conn, "lang"),
-                text(conn, "version"),
+                term::cell(text(conn, "lang"), 8),
+                term::cell(text(conn, "version"), 9),
                 text(conn, "uptime"),
                 text(conn, "last_activity")
             );
@@ -549,7 +582,14 @@ fn screen_lines(
     size: Option<Size>,
 ) -> (Vec<String>, Option<(usize, usize)>) {
     let (head, rows) = if c.showing_help() {
-        (help_lines(c), Vec::new())
+        let mut help = help_lines(c);
+        // Too small for all of it: say how to leave on the last line that shows.
+        let body = size.map_or(usize::MAX, |s| s.rows.saturating_sub(1));
+        if help.len() > body && body > 0 {
+            help.truncate(body);
+            help[body - 1] = format!("{HELP_BACK} (window too small for all the help)");
+        }
+        (help, Vec::new())
     } else {
         let f = frame(prev, cur, c);
         (f.head, f.rows)
@@ -558,14 +598,20 @@ fn screen_lines(
     let lines = term::fit(&head, &rows, status.as_deref(), size);
     let cursor = match (size, lines.last()) {
         (Some(size), Some(last)) if c.prompting() && size.cols > 0 => {
-            Some((size.rows - 1, last.chars().count().min(size.cols - 1)))
+            Some((size.rows - 1, term::width(last).min(size.cols - 1)))
         }
         _ => None,
     };
     (lines, cursor)
 }
 
+/// A poll under way: a separate branch of the main loop, so keys and signals are served
+/// while it waits for the server.
+type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome<Poll>>>>;
+
 pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
+    use std::io::Write;
+
     let base = BaseUrl::parse(
         m.get_one::<String>("monitor")
             .map_or("http://127.0.0.1:8222", |s| s.as_str()),
@@ -578,12 +624,11 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
     let mut controls = Controls::new(sort, usize::try_from(conns).unwrap_or(usize::MAX));
     let timeout = g.timeout;
 
-    let first = poll(&base, &controls, timeout).await?;
+    let first = poll(Request::new(&base, &controls, timeout)).await?;
     if m.get_flag("once") {
         // Rates need two polls.
         tokio::time::sleep(delay).await;
-        let cur = poll(&base, &controls, timeout).await?;
-        use std::io::Write;
+        let cur = poll(Request::new(&base, &controls, timeout)).await?;
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(frame(&first, &cur, &controls).text().as_bytes());
         let _ = out.flush();
@@ -591,6 +636,8 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
     }
 
     let interactive = std::io::stdin().is_terminal();
+    // Output to a pipe or a file gets plain text, one frame per poll, and no escape codes.
+    let to_terminal = std::io::stdout().is_terminal();
     let (keys_tx, mut keys) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
     if interactive {
         // A plain thread: blocking stdin reads must not occupy a runtime worker. Each read
@@ -607,9 +654,14 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         });
     }
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term_signal = signal(SignalKind::terminate())?;
+    // Made once, before the loop, so a signal between two turns of it is not lost. Each
+    // of them gives the terminal back and exits with status 0.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut quit = signal(SignalKind::quit())?;
     let mut winch = signal(SignalKind::window_change())?;
-    let screen = Screen::enter(interactive);
+    let screen = Screen::enter(interactive, to_terminal);
     let (mut prev, mut cur) = (first.clone(), first);
     let draw = |c: &Controls, prev: &Poll, cur: &Poll| {
         // The size is read on every draw, so a resize shows on the next frame even if its
@@ -618,24 +670,53 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         let (lines, cursor) = screen_lines(c, prev, cur, size);
         screen.draw(&lines, size, cursor);
     };
-    draw(&controls, &prev, &cur);
+    // Not a terminal: each poll's frame once; a failed write (the reader is gone, as
+    // with `natter top | head -1`) ends the program.
+    let mut printed = 0u64;
+    let mut print = |c: &Controls, prev: &Poll, cur: &Poll| -> bool {
+        let sep = if printed == 0 { "" } else { "\n" };
+        printed += 1;
+        let text = format!("{sep}{}", frame(prev, cur, c).text());
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .is_ok()
+    };
+    if to_terminal {
+        draw(&controls, &prev, &cur);
+    } else if !print(&controls, &prev, &cur) {
+        return Ok(());
+    }
     let mut next_poll = tokio::time::Instant::now() + delay;
+    let mut pending: Option<Pending> = None;
     let mut notice_until: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(next_poll) => {
-                match poll(&base, &controls, timeout).await {
+            _ = tokio::time::sleep_until(next_poll), if pending.is_none() => {
+                pending = Some(Box::pin(poll(Request::new(&base, &controls, timeout))));
+            }
+            Some(result) = futures::future::OptionFuture::from(pending.as_mut()), if pending.is_some() => {
+                pending = None;
+                match result {
                     Ok(new) => {
                         prev = std::mem::replace(&mut cur, new);
-                        draw(&controls, &prev, &cur);
+                        controls.poll_result(Ok(()));
+                        if !to_terminal && !print(&controls, &prev, &cur) {
+                            return Ok(());
+                        }
                     }
                     // The server may be restarting: the last frame stays, the bottom line
-                    // says why it is not fresh, and the next tick tries again.
+                    // says why it is not fresh until a poll succeeds, and the next tick
+                    // tries again.
                     Err(e) => {
-                        controls.set_notice(format!("poll failed: {}", e.message));
-                        notice_until = Some(tokio::time::Instant::now() + NOTICE_FOR.max(2 * delay));
-                        draw(&controls, &prev, &cur);
+                        if !to_terminal {
+                            eprintln!("natter top: poll failed: {}", e.message);
+                        }
+                        controls.poll_result(Err(e.message));
                     }
+                }
+                if to_terminal {
+                    draw(&controls, &prev, &cur);
                 }
                 next_poll = tokio::time::Instant::now() + delay;
             }
@@ -646,9 +727,15 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
                 };
                 match controls.input(&key) {
                     Action::Quit => return Ok(()),
-                    Action::Repoll => next_poll = tokio::time::Instant::now(),
-                    Action::Redraw => draw(&controls, &prev, &cur),
-                    Action::Ignore => {}
+                    Action::Repoll => {
+                        // A poll under way asked with the old settings: start again.
+                        pending = Some(Box::pin(poll(Request::new(&base, &controls, timeout))));
+                        if to_terminal {
+                            draw(&controls, &prev, &cur);
+                        }
+                    }
+                    Action::Redraw if to_terminal => draw(&controls, &prev, &cur),
+                    Action::Redraw | Action::Ignore => {}
                 }
                 // Every key clears a message and only Enter on a prompt sets one, so a
                 // message here is new.
@@ -659,11 +746,19 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
             _ = tokio::time::sleep_until(notice_until.unwrap_or(next_poll)), if notice_until.is_some() => {
                 controls.clear_notice();
                 notice_until = None;
-                draw(&controls, &prev, &cur);
+                if to_terminal {
+                    draw(&controls, &prev, &cur);
+                }
             }
-            _ = winch.recv() => draw(&controls, &prev, &cur),
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = term_signal.recv() => return Ok(()),
+            _ = winch.recv() => {
+                if to_terminal {
+                    draw(&controls, &prev, &cur);
+                }
+            }
+            _ = interrupt.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => return Ok(()),
+            _ = quit.recv() => return Ok(()),
         }
     }
 }
@@ -722,17 +817,60 @@ mod tests {
     }
 
     #[test]
-    fn a_notice_takes_the_bottom_line_unless_a_prompt_has_it() {
+    fn a_failed_poll_stays_on_the_bottom_line_until_a_poll_succeeds() {
         let mut c = Controls::new("cid", 10);
-        c.set_notice("poll failed: connection refused".into());
-        assert_eq!(
-            c.status_line().as_deref(),
-            Some("poll failed: connection refused")
-        );
+        c.poll_result(Err("connection refused".into()));
+        let failed = Some("poll failed: connection refused");
+        assert_eq!(c.status_line().as_deref(), failed);
+        // Keys do not clear it.
+        assert_eq!(c.key(b'x'), Action::Ignore);
+        assert_eq!(c.status_line().as_deref(), failed);
+        // A prompt takes the bottom line while it is open, then the failure is back.
         assert_eq!(c.key(b'o'), Action::Redraw);
         assert_eq!(c.status_line().as_deref(), Some("sort by [cid]: "));
-        c.set_notice("poll failed again".into());
+        c.poll_result(Err("timed out".into()));
         assert_eq!(c.status_line().as_deref(), Some("sort by [cid]: "));
+        assert_eq!(c.key(ESC), Action::Redraw);
+        assert_eq!(c.status_line().as_deref(), Some("poll failed: timed out"));
+        // A message from a prompt goes over it, and when it goes the failure shows again.
+        typed(&mut c, "obogus\r");
+        assert!(c.status_line().unwrap().starts_with("invalid order"));
+        c.clear_notice();
+        assert_eq!(c.status_line().as_deref(), Some("poll failed: timed out"));
+        // The next good poll clears it, whatever the keys did.
+        c.poll_result(Ok(()));
+        assert_eq!(c.status_line(), None);
+        c.poll_result(Err("refused".into()));
+        typed(&mut c, "obogus\r");
+        c.poll_result(Ok(()));
+        assert!(c.status_line().unwrap().starts_with("invalid order"));
+        c.key(b'x');
+        assert_eq!(c.status_line(), None);
+    }
+
+    #[test]
+    fn wide_names_are_cut_and_padded_by_display_width() {
+        let p = poll_with(vec![
+            json!({"cid": 1, "ip": "127.0.0.1", "port": 9, "subscriptions": 7,
+                   "name": "日本語の長い名前です日本語の長い名前です", "lang": "言語言語言語",
+                   "version": "1.0"}),
+            json!({"cid": 2, "ip": "127.0.0.1", "port": 10, "subscriptions": 8,
+                   "name": "e\u{301}\u{1b}[2J😀", "lang": "rust"}),
+            json!({"cid": 3, "ip": "127.0.0.1", "port": 11, "subscriptions": 9,
+                   "name": "plain"}),
+        ]);
+        let f = frame(&p, &p, &Controls::new("cid", 10));
+        let titles = f.head.last().unwrap();
+        // Where a column starts on the screen: the display width of what comes before.
+        let at = |line: &str, what: &str| term::width(&line[..line.find(what).unwrap()]);
+        let subs = at(titles, "SUBS");
+        let version = at(titles, "VERSION");
+        for (row, n) in f.rows.iter().zip(["7", "8", "9"]) {
+            assert_eq!(at(row, &format!(" {n} ")) + 1, subs, "{row}");
+            assert_eq!(at(row, " 0 ") + 1, at(titles, "PENDING"), "{row}");
+            assert!(!row.contains('\u{1b}'), "{row:?}");
+        }
+        assert_eq!(at(&f.rows[0], "1.0"), version, "{}", f.rows[0]);
     }
 
     #[test]
@@ -986,6 +1124,16 @@ mod tests {
         assert_eq!(lines.len(), 6);
         assert_eq!(lines[0], "natter top: ");
         assert!(lines.iter().all(|l| l.chars().count() <= 12), "{lines:#?}");
+        // Too small for all of it: the last line that shows says how to go back.
+        assert_eq!(lines[4], "Press any ke");
+        let (lines, _) = screen_lines(&c, &p, &p, Some(Size { rows: 6, cols: 80 }));
+        assert_eq!(
+            lines[4],
+            "Press any key to go back (window too small for all the help)"
+        );
+        let (lines, _) = screen_lines(&c, &p, &p, Some(Size { rows: 60, cols: 80 }));
+        assert!(lines.contains(&"Press any key to go back.".to_string()));
+        assert!(!lines.iter().any(|l| l.contains("too small")));
 
         // Not a terminal: every row, uncut.
         typed(&mut c, "x");

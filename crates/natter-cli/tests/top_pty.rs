@@ -161,31 +161,23 @@ fn top_on_a_terminal_takes_keys_fits_the_window_survives_a_lost_server_and_resto
     term.vt.overflowed = false;
     let draws = term.vt.draws;
     term.wait_for("two more frames", LIMIT, |vt| vt.draws >= draws + 2);
+    // A frame may be half drawn when a read ends, so the whole picture is the condition
+    // and the wait retries until it holds.
     term.wait_for("a complete frame", LIMIT, |vt| {
         vt.line(12).starts_with("  ... 4 more connections")
+            && vt.line(0).starts_with("NATS server version")
+            && vt.line(8).starts_with("Connections Polled: 6")
+            && vt.line(10).starts_with("  127.0.0.1:")
+            && vt.line(11).starts_with("  127.0.0.1:")
+            // The column titles are cut exactly at the width, the last column kept.
+            && vt.line(9).chars().count() == usize::from(small_cols)
+            && vt.line(9).ends_with(" SUBS")
     });
     let screen = term.vt.text();
     assert!(
         !term.vt.overflowed,
         "a line wrapped or the screen scrolled:\n{screen}"
     );
-    assert!(
-        term.vt.line(0).starts_with("NATS server version"),
-        "{screen}"
-    );
-    assert!(
-        term.vt.line(8).starts_with("Connections Polled: 6"),
-        "{screen}"
-    );
-    assert!(term.vt.line(10).starts_with("  127.0.0.1:"), "{screen}");
-    assert!(term.vt.line(11).starts_with("  127.0.0.1:"), "{screen}");
-    // The column titles are cut exactly at the width, the last column kept.
-    assert_eq!(
-        term.vt.line(9).chars().count(),
-        usize::from(small_cols),
-        "{screen}"
-    );
-    assert!(term.vt.line(9).ends_with(" SUBS"), "{screen}");
 
     // The server goes away: the view stays, says why it is stale, and q still quits.
     drop(clients);
@@ -215,4 +207,169 @@ fn top_on_a_terminal_takes_keys_fits_the_window_survives_a_lost_server_and_resto
         "{out:?}"
     );
     assert!(!term.vt.alternate && term.vt.cursor_visible);
+    assert!(term.cooked(), "line editing and echo are not back on");
+}
+
+/// A monitoring endpoint that answers the first `answered` requests (`/varz` with `{}`,
+/// anything else with no connections) and then accepts requests but never answers them;
+/// each unanswered request is reported on the channel.
+fn stalling_monitor(answered: usize) -> (String, std::sync::mpsc::Receiver<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(n @ 1..) => request.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            if n < answered {
+                let body = if request.starts_with(b"GET /varz") {
+                    "{}"
+                } else {
+                    r#"{"connections": []}"#
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            } else {
+                held.push(stream);
+                if tx.send(()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn keys_and_signals_are_served_while_a_poll_waits_for_the_server() {
+    let (monitor, stalled) = stalling_monitor(2);
+    let (rows, cols) = (30u16, 200u16);
+    let pty = openpty(
+        &Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
+        None,
+    )
+    .expect("openpty");
+    let slave = |what| Stdio::from(pty.slave.try_clone().expect(what));
+    // The poll timeout is far longer than any wait below: only a loop that serves keys
+    // and signals while a poll is under way can pass.
+    let mut natter = Natter(
+        Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args([
+                "--timeout",
+                "120s",
+                "top",
+                "--monitor",
+                &monitor,
+                "--delay",
+                "100ms",
+            ])
+            .stdin(slave("stdin"))
+            .stdout(slave("stdout"))
+            .stderr(slave("stderr"))
+            .spawn()
+            .expect("natter runs"),
+    );
+    let child = &mut natter.0;
+    drop(pty.slave);
+    let mut term = Term::new(pty.master, rows.into(), cols.into());
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    term.wait_for("the first frame", LIMIT, |vt| {
+        vt.alternate && vt.text().contains("Connections Polled: 0 (sorted by cid)")
+    });
+    stalled
+        .recv_timeout(LIMIT)
+        .expect("a second poll reaches the server");
+
+    term.send(b"?");
+    term.wait_for("the help while a poll waits", LIMIT, |vt| {
+        vt.text().contains("Press any key to go back")
+    });
+    term.send(b"x");
+    term.wait_for("the view again", LIMIT, |vt| {
+        vt.text().contains("Connections Polled: 0")
+    });
+    // s needs a new poll, which cannot finish; the screen still changes at once.
+    term.send(b"s");
+    term.wait_for(
+        "the subscriptions column before any poll answers",
+        LIMIT,
+        |vt| vt.text().contains(" SUBSCRIPTIONS"),
+    );
+
+    kill(pid, Signal::SIGINT).expect("send SIGINT");
+    let Some(status) = wait_exit(child, LIMIT) else {
+        panic!("natter top did not exit on SIGINT:\n{}", term.vt.text());
+    };
+    term.read_to_close(LIMIT);
+    assert!(status.success(), "{status}:\n{}", term.vt.text());
+    assert!(!term.vt.alternate && term.vt.cursor_visible);
+    assert!(term.cooked(), "line editing and echo are not back on");
+}
+
+#[test]
+fn top_into_a_pipe_prints_plain_frames_and_exits_when_the_reader_goes() {
+    use std::io::Read;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let srv = rt.block_on(async {
+        natter_server::Server::builder()
+            .host("127.0.0.1")
+            .port(0)
+            .http_port(0)
+            .start()
+            .await
+            .expect("server starts")
+    });
+    let monitor = srv.monitor_url().expect("monitoring is on");
+    let mut natter = Natter(
+        Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(["top", "--monitor", &monitor, "--delay", "100ms"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("natter runs"),
+    );
+    let child = &mut natter.0;
+    let mut stdout = child.stdout.take().expect("stdout");
+    // Read on a thread until the first frame is complete, then close the pipe (as
+    // `head` does); every wait here has a time limit.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&out).contains("LAST_ACTIVITY") {
+            match stdout.read(&mut buf) {
+                Ok(n @ 1..) => out.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        drop(stdout);
+        let _ = tx.send(out);
+    });
+    let out = rx.recv_timeout(LIMIT).expect("the first frame");
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("Connections Polled:"), "{text}");
+    assert!(!out.contains(&0x1b), "an escape code in {text:?}");
+    let Some(status) = wait_exit(child, LIMIT) else {
+        panic!("natter top did not exit when its output pipe closed");
+    };
+    assert!(status.success(), "{status}");
+    rt.block_on(srv.shutdown());
 }

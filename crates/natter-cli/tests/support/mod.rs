@@ -252,6 +252,15 @@ impl Term {
         self.master.flush().expect("flush the pty");
     }
 
+    /// Whether the terminal is back in cooked mode: line editing (ICANON) and echo on.
+    /// A pty's settings are shared by both sides, so the master can read them.
+    pub fn cooked(&self) -> bool {
+        use nix::sys::termios::{tcgetattr, LocalFlags};
+        let t = tcgetattr(&self.master).expect("tcgetattr on the pty master");
+        t.local_flags
+            .contains(LocalFlags::ICANON | LocalFlags::ECHO)
+    }
+
     /// Changes the window size as a terminal emulator does (TIOCSWINSZ on the master).
     pub fn resize(&mut self, rows: u16, cols: u16) {
         let size = rustix::termios::Winsize {
