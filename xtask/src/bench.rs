@@ -89,6 +89,11 @@ impl Request {
                 other => return Err(Failure::usage(format!("`bench` does not take `{other}`"))),
             }
         }
+        if req.crates && req.counting {
+            return Err(Failure::usage(
+                "`--crates` and `--counting` are two different benchmarks; choose one",
+            ));
+        }
         if req.rounds == 0 {
             req.rounds = if req.quick { 1 } else { 3 };
         }
@@ -185,7 +190,7 @@ pub(crate) struct Bench {
 /// Entry point of `cargo xtask bench`.
 pub fn run(req: Request) -> Result<(), Failure> {
     if req.counting {
-        return counting::run(req.rounds, req.write);
+        return counting::run(req.rounds, req.write, req.quick);
     }
     if req.crates {
         return command::run(
@@ -746,34 +751,50 @@ fn build() -> Result<Built, Failure> {
         "natter-server",
         "-p",
         "natter-cli",
-        "--message-format=json-render-diagnostics",
     ]);
-    println!("\n==> [{BUILD}] {}", command::line(&cmd));
+    let executables = build_executables(BUILD, &mut cmd)?;
+    Ok(Built {
+        server: find_executable(BUILD, &executables, "natter-server")?,
+        cli: find_executable(BUILD, &executables, "natter")?,
+    })
+}
+
+/// Runs `cmd` (a `cargo build` without `--message-format`) and returns the executables it
+/// built, as cargo's own messages name them.
+pub(crate) fn build_executables(step: &str, cmd: &mut Command) -> Result<Vec<PathBuf>, Failure> {
+    cmd.arg("--message-format=json-render-diagnostics");
+    println!("\n==> [{step}] {}", command::line(cmd));
     let out = cmd
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| Failure::new(BUILD, format!("could not run cargo: {e}")))?;
+        .map_err(|e| Failure::new(step, format!("could not run cargo: {e}")))?;
     if !out.status.success() {
-        return Err(command::failed(BUILD, &cmd, out.status));
+        return Err(command::failed(step, cmd, out.status));
     }
-    let messages = String::from_utf8_lossy(&out.stdout);
-    let executables: Vec<PathBuf> = messages
+    Ok(executables(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The executables named in cargo's JSON messages.
+fn executables(messages: &str) -> Vec<PathBuf> {
+    messages
         .lines()
         .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
         .filter_map(|l| servers::json_string_field(l, "executable"))
         .map(PathBuf::from)
-        .collect();
-    let find = |name: &str| {
-        executables
-            .iter()
-            .find(|p| p.file_name().is_some_and(|f| f == name))
-            .cloned()
-            .ok_or_else(|| Failure::new(BUILD, format!("cargo built no `{name}` executable")))
-    };
-    Ok(Built {
-        server: find("natter-server")?,
-        cli: find("natter")?,
-    })
+        .collect()
+}
+
+/// The executable called `name` among `executables`.
+pub(crate) fn find_executable(
+    step: &str,
+    executables: &[PathBuf],
+    name: &str,
+) -> Result<PathBuf, Failure> {
+    executables
+        .iter()
+        .find(|p| p.file_name().is_some_and(|f| f == name))
+        .cloned()
+        .ok_or_else(|| Failure::new(step, format!("cargo built no `{name}` executable")))
 }
 
 fn is_root() -> bool {
@@ -1000,9 +1021,10 @@ fn render_section(
            settings on a loopback port.\n\
          - Load generator: `natter bench` ({}), publishers and subscribers on separate \
            connections, like `nats bench`.{}\n\
-         - Client and server share the machine's 2 cores; nothing is pinned. The generator's \
-           tokio threads compete with the server for the same cores, so absolute rates are \
-           lower than on a machine with separate client hosts; the ratio is the figure to read.\n\
+         - Client and server share the machine's 2 cores; nothing is pinned. Each `natter \
+           bench` client runs on a thread of its own, and those threads share the 2 cores with \
+           the server, so absolute rates are lower than on a machine with separate client \
+           hosts; the ratio is the figure to read.\n\
          - Method: for every round, every scenario runs against natter-server and then \
            nats-server (A B A B), each time on a fresh server process, so no run inherits \
            another's buffers, caches or heap growth, and background load hits both alike. \
@@ -1082,6 +1104,35 @@ mod tests {
         assert!(Request::parse(&args(&["--rounds"])).is_err());
         assert!(Request::parse(&args(&["--rounds", "0"])).is_err());
         assert!(Request::parse(&args(&["--fast"])).is_err());
+        let r = Request::parse(&args(&["--quick", "--counting"])).unwrap();
+        assert_eq!(
+            (r.quick, r.counting, r.crates, r.rounds),
+            (true, true, false, 1)
+        );
+        let r = Request::parse(&args(&["--crates"])).unwrap();
+        assert_eq!((r.crates, r.counting), (true, false));
+        let both = Request::parse(&args(&["--crates", "--counting"]));
+        assert!(both.as_ref().is_err_and(|f| f.is_usage()), "{both:?}");
+        assert!(Request::parse(&args(&["--counting", "--no-write", "--crates"])).is_err());
+    }
+
+    #[test]
+    fn executables_come_from_cargo_messages() {
+        let messages = concat!(
+            r#"{"reason":"compiler-artifact","target":{"name":"natter_proto"},"executable":null}"#,
+            "\n",
+            r#"{"reason":"compiler-artifact","target":{"name":"natter-server"},"executable":"/t/release/natter-server"}"#,
+            "\n",
+            r#"{"reason":"build-finished","success":true}"#,
+            "\n",
+        );
+        let found = executables(messages);
+        assert_eq!(found, vec![PathBuf::from("/t/release/natter-server")]);
+        assert_eq!(
+            find_executable("s", &found, "natter-server").ok(),
+            Some(PathBuf::from("/t/release/natter-server"))
+        );
+        assert!(find_executable("s", &found, "natter").is_err());
     }
 
     #[test]

@@ -57,7 +57,9 @@ Commands:
                          --quick under one. --crates: the criterion benches of natter-proto and
                          natter-sublist instead. --counting: what counting costs: natter-router's
                          read-path bench built with and without its counters, alternating N
-                         rounds, written to docs/benchmarks.md unless --no-write.
+                         rounds, then natter-server built both ways end to end (--quick: a
+                         quarter of the messages), written to docs/benchmarks.md unless
+                         --no-write. --crates and --counting exclude each other.
   help                   This text.
 ";
 

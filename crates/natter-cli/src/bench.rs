@@ -49,9 +49,20 @@ impl Sample {
             human_bytes(self.throughput())
         )
     }
+    /// The clients' totals over the span from the earliest start to the latest end. A client
+    /// that got no message (a queue member the group never chose, a replier no request
+    /// reached) has no span of its own, only the moment it was ready, so it is left out of
+    /// the timing.
     fn merge(samples: &[Sample]) -> Option<Sample> {
-        let first = *samples.first()?;
-        Some(samples.iter().skip(1).fold(first, |acc, s| Sample {
+        let mut timed = samples.iter().filter(|s| s.msgs > 0);
+        let Some(first) = timed.next() else {
+            return samples.first().map(|s| Sample {
+                msgs: 0,
+                bytes: 0,
+                ..*s
+            });
+        };
+        Some(timed.fold(*first, |acc, s| Sample {
             msgs: acc.msgs + s.msgs,
             bytes: acc.bytes + s.bytes,
             start: acc.start.min(s.start),
@@ -227,11 +238,13 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         s.pubs,
         s.subs
     ));
+    let open_files = raise_open_file_limit();
     let report = if s.request {
-        request_reply(g, &s).await?
+        request_reply(g, &s).await
     } else {
-        pub_sub(g, &s).await?
-    };
+        pub_sub(g, &s).await
+    }
+    .map_err(|e| explain_open_files(e, s.pubs + s.subs, open_files))?;
     {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(report.text(&s).as_bytes());
@@ -243,6 +256,45 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         log(format_args!("Saved metric data in csv file {path}"));
     }
     Ok(())
+}
+
+/// Raises this process's soft limit on open files to the hard limit, as `nats bench` does:
+/// every pub/sub client has a thread, a runtime and a connection of its own, about five file
+/// descriptors each, so a few hundred clients pass the usual soft limit of 1024. Failure is
+/// ignored (the run then meets the old limit). Returns the soft limit in force afterwards,
+/// `None` when unlimited.
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return limit.maximum;
+        }
+    }
+    limit.current
+}
+
+/// Says, when `failure` is the process running out of file descriptors, how many clients
+/// were asked for and how to allow more.
+fn explain_open_files(failure: Failure, clients: usize, limit: Option<u64>) -> Failure {
+    let m = &failure.message;
+    if !(m.contains("Too many open files") || m.contains("os error 24")) {
+        return failure;
+    }
+    let limit = limit.map_or(String::new(), |l| format!(" of {l}"));
+    Failure {
+        message: format!(
+            "{m}: {clients} clients were asked for, each with a thread, a runtime and a \
+             connection of its own (about 5 file descriptors), beyond this process's limit{limit} \
+             on open files; raise it with `ulimit -n` (up to the hard limit, `ulimit -Hn`) or \
+             run fewer clients"
+        ),
+        code: failure.code,
+    }
 }
 
 struct Report {
@@ -940,5 +992,55 @@ mod tests {
             "min 1,000 | avg 2,000 | max 3,000 | stddev 1,000 msgs"
         );
         assert_eq!(mk(2_000_000).describe(), "2,000,000 msgs/sec ~ 1.91 MB/sec");
+    }
+
+    #[test]
+    fn merge_leaves_clients_without_messages_out_of_the_timing() {
+        let t = Instant::now();
+        let at = |from: u64, to: u64, msgs| Sample {
+            msgs,
+            bytes: msgs * 10,
+            start: t + Duration::from_millis(from),
+            end: t + Duration::from_millis(to),
+        };
+        // A queue member that got nothing was ready at 0 ms, long before the others ran
+        // from 500 to 1500 ms; it adds neither messages nor time.
+        let m = Sample::merge(&[at(0, 0, 0), at(500, 1000, 3), at(600, 1500, 1)]).unwrap();
+        assert_eq!((m.msgs, m.bytes), (4, 40));
+        assert_eq!(m.start, t + Duration::from_millis(500));
+        assert_eq!(m.end, t + Duration::from_millis(1500));
+        assert_eq!(m.rate(), 4);
+        // Members listed after the busy ones are left out as well.
+        let m = Sample::merge(&[at(500, 1000, 2), at(0, 2000, 0)]).unwrap();
+        assert_eq!(
+            (m.msgs, m.start, m.end),
+            (2, at(500, 1000, 2).start, at(500, 1000, 2).end)
+        );
+        // Nobody got anything: a zero sample, no failure.
+        let m = Sample::merge(&[at(0, 0, 0), at(5, 5, 0)]).unwrap();
+        assert_eq!((m.msgs, m.rate()), (0, 0));
+        assert!(Sample::merge(&[]).is_none());
+    }
+
+    #[test]
+    fn running_out_of_file_descriptors_is_explained() {
+        let e = explain_open_files(
+            Failure::new("cannot start a benchmark runtime: Too many open files (os error 24)"),
+            251,
+            Some(1024),
+        );
+        assert!(e.message.contains("251 clients"), "{}", e.message);
+        assert!(e.message.contains("limit of 1024"), "{}", e.message);
+        assert!(e.message.contains("ulimit -n"), "{}", e.message);
+        let other = explain_open_files(Failure::new("connection refused"), 251, Some(1024));
+        assert_eq!(other.message, "connection refused");
+    }
+
+    #[test]
+    fn the_open_file_limit_is_raised_to_the_hard_limit() {
+        let after = raise_open_file_limit();
+        let now = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        assert_eq!(after, now.current);
+        assert!(now.current <= now.maximum || now.maximum.is_none());
     }
 }
