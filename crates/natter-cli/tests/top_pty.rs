@@ -26,6 +26,36 @@ impl Drop for Natter {
     }
 }
 
+/// Runs `natter ARGS` with stdin, stdout and stderr on a new `rows` x `cols` pseudo-terminal;
+/// the returned `Term` reads and types on its master side.
+fn on_a_pty(args: &[&str], rows: u16, cols: u16) -> (Natter, Term, Pid) {
+    let pty = openpty(
+        &Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
+        None,
+    )
+    .expect("openpty");
+    let slave = |what| Stdio::from(pty.slave.try_clone().expect(what));
+    let natter = Natter(
+        Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(args)
+            .stdin(slave("stdin"))
+            .stdout(slave("stdout"))
+            .stderr(slave("stderr"))
+            .spawn()
+            .expect("natter runs"),
+    );
+    // Only the child may hold the slave side, so its exit closes the terminal.
+    drop(pty.slave);
+    let term = Term::new(pty.master, rows.into(), cols.into());
+    let pid = Pid::from_raw(i32::try_from(natter.0.id()).expect("pid"));
+    (natter, term, pid)
+}
+
 fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
@@ -69,32 +99,9 @@ fn top_on_a_terminal_takes_keys_fits_the_window_survives_a_lost_server_and_resto
         clients
     });
 
-    let (rows, cols) = (40u16, 250u16);
-    let pty = openpty(
-        &Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        },
-        None,
-    )
-    .expect("openpty");
-    let slave = |what| Stdio::from(pty.slave.try_clone().expect(what));
-    let mut natter = Natter(
-        Command::new(env!("CARGO_BIN_EXE_natter"))
-            .args(["top", "--monitor", &monitor, "--delay", "100ms"])
-            .stdin(slave("stdin"))
-            .stdout(slave("stdout"))
-            .stderr(slave("stderr"))
-            .spawn()
-            .expect("natter runs"),
-    );
+    let (mut natter, mut term, pid) =
+        on_a_pty(&["top", "--monitor", &monitor, "--delay", "100ms"], 40, 250);
     let child = &mut natter.0;
-    // Only the child may hold the slave side, so its exit closes the terminal.
-    drop(pty.slave);
-    let mut term = Term::new(pty.master, rows.into(), cols.into());
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
 
     term.wait_for("the first frame", LIMIT, |vt| {
         vt.alternate && vt.text().contains("Connections Polled: 6 (sorted by cid)")
@@ -255,41 +262,22 @@ fn stalling_monitor(answered: usize) -> (String, std::sync::mpsc::Receiver<()>) 
 #[test]
 fn keys_and_signals_are_served_while_a_poll_waits_for_the_server() {
     let (monitor, stalled) = stalling_monitor(2);
-    let (rows, cols) = (30u16, 200u16);
-    let pty = openpty(
-        &Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        },
-        None,
-    )
-    .expect("openpty");
-    let slave = |what| Stdio::from(pty.slave.try_clone().expect(what));
     // The poll timeout is far longer than any wait below: only a loop that serves keys
     // and signals while a poll is under way can pass.
-    let mut natter = Natter(
-        Command::new(env!("CARGO_BIN_EXE_natter"))
-            .args([
-                "--timeout",
-                "120s",
-                "top",
-                "--monitor",
-                &monitor,
-                "--delay",
-                "100ms",
-            ])
-            .stdin(slave("stdin"))
-            .stdout(slave("stdout"))
-            .stderr(slave("stderr"))
-            .spawn()
-            .expect("natter runs"),
+    let (mut natter, mut term, pid) = on_a_pty(
+        &[
+            "--timeout",
+            "120s",
+            "top",
+            "--monitor",
+            &monitor,
+            "--delay",
+            "100ms",
+        ],
+        30,
+        200,
     );
     let child = &mut natter.0;
-    drop(pty.slave);
-    let mut term = Term::new(pty.master, rows.into(), cols.into());
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     term.wait_for("the first frame", LIMIT, |vt| {
         vt.alternate && vt.text().contains("Connections Polled: 0 (sorted by cid)")
     });
