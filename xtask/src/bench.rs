@@ -752,49 +752,11 @@ fn build() -> Result<Built, Failure> {
         "-p",
         "natter-cli",
     ]);
-    let executables = build_executables(BUILD, &mut cmd)?;
+    let executables = workspace::build_executables(BUILD, &mut cmd)?;
     Ok(Built {
-        server: find_executable(BUILD, &executables, "natter-server")?,
-        cli: find_executable(BUILD, &executables, "natter")?,
+        server: workspace::find_executable(BUILD, &executables, "natter-server")?,
+        cli: workspace::find_executable(BUILD, &executables, "natter")?,
     })
-}
-
-/// Runs `cmd` (a `cargo build` without `--message-format`) and returns the executables it
-/// built, as cargo's own messages name them.
-pub(crate) fn build_executables(step: &str, cmd: &mut Command) -> Result<Vec<PathBuf>, Failure> {
-    cmd.arg("--message-format=json-render-diagnostics");
-    println!("\n==> [{step}] {}", command::line(cmd));
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| Failure::new(step, format!("could not run cargo: {e}")))?;
-    if !out.status.success() {
-        return Err(command::failed(step, cmd, out.status));
-    }
-    Ok(executables(&String::from_utf8_lossy(&out.stdout)))
-}
-
-/// The executables named in cargo's JSON messages.
-fn executables(messages: &str) -> Vec<PathBuf> {
-    messages
-        .lines()
-        .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-        .filter_map(|l| servers::json_string_field(l, "executable"))
-        .map(PathBuf::from)
-        .collect()
-}
-
-/// The executable called `name` among `executables`.
-pub(crate) fn find_executable(
-    step: &str,
-    executables: &[PathBuf],
-    name: &str,
-) -> Result<PathBuf, Failure> {
-    executables
-        .iter()
-        .find(|p| p.file_name().is_some_and(|f| f == name))
-        .cloned()
-        .ok_or_else(|| Failure::new(step, format!("cargo built no `{name}` executable")))
 }
 
 fn is_root() -> bool {
@@ -922,7 +884,7 @@ impl Facts {
             &bench.logs,
         )
         .ok()
-        .and_then(|s| servers::json_string_field(&s.info, "go"));
+        .and_then(|s| workspace::json_string_field(&s.info, "go"));
         let mut nats_version = first_line(Command::new(nats).arg("--version"));
         if let Some(go) = nats_go {
             nats_version.push_str(&format!(" ({go})"));
@@ -1114,25 +1076,6 @@ mod tests {
         let both = Request::parse(&args(&["--crates", "--counting"]));
         assert!(both.as_ref().is_err_and(|f| f.is_usage()), "{both:?}");
         assert!(Request::parse(&args(&["--counting", "--no-write", "--crates"])).is_err());
-    }
-
-    #[test]
-    fn executables_come_from_cargo_messages() {
-        let messages = concat!(
-            r#"{"reason":"compiler-artifact","target":{"name":"natter_proto"},"executable":null}"#,
-            "\n",
-            r#"{"reason":"compiler-artifact","target":{"name":"natter-server"},"executable":"/t/release/natter-server"}"#,
-            "\n",
-            r#"{"reason":"build-finished","success":true}"#,
-            "\n",
-        );
-        let found = executables(messages);
-        assert_eq!(found, vec![PathBuf::from("/t/release/natter-server")]);
-        assert_eq!(
-            find_executable("s", &found, "natter-server").ok(),
-            Some(PathBuf::from("/t/release/natter-server"))
-        );
-        assert!(find_executable("s", &found, "natter").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::command;
 use crate::failure::Failure;
@@ -160,35 +160,9 @@ fn stamp(base_version: &str, requirements: &str) -> String {
 fn build_server() -> Result<PathBuf, Failure> {
     const STEP: &str = "interop-build";
     let mut cmd = workspace::cargo();
-    cmd.args([
-        "build",
-        "-p",
-        "natter-server",
-        "--bin",
-        "natter-server",
-        "--message-format=json-render-diagnostics",
-    ]);
-    println!("\n==> [{STEP}] {}", command::line(&cmd));
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| Failure::new(STEP, format!("could not run cargo: {e}")))?;
-    if !out.status.success() {
-        return Err(command::failed(STEP, &cmd, out.status));
-    }
-    let messages = String::from_utf8_lossy(&out.stdout);
-    let binary = messages
-        .lines()
-        .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-        .filter(|l| l.contains(r#""name":"natter-server""#))
-        .find_map(|l| json_string_field(l, "executable"))
-        .map(PathBuf::from)
-        .ok_or_else(|| {
-            Failure::new(
-                STEP,
-                "cargo built natter-server but named no executable for it",
-            )
-        })?;
+    cmd.args(["build", "-p", "natter-server", "--bin", "natter-server"]);
+    let built = workspace::build_executables(STEP, &mut cmd)?;
+    let binary = workspace::find_executable(STEP, &built, "natter-server")?;
     if !binary.is_file() {
         return Err(Failure::new(
             STEP,
@@ -198,29 +172,9 @@ fn build_server() -> Result<PathBuf, Failure> {
     Ok(binary)
 }
 
-/// The string value of `"field":"..."` in one line of cargo's JSON, unescaped.
-fn json_string_field(line: &str, field: &str) -> Option<String> {
-    let key = format!("\"{field}\":\"");
-    let start = line.find(&key)? + key.len();
-    let mut value = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(value),
-            '\\' => match chars.next()? {
-                'n' => value.push('\n'),
-                't' => value.push('\t'),
-                other => value.push(other),
-            },
-            c => value.push(c),
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{json_string_field, stamp};
+    use super::stamp;
 
     #[test]
     fn stamp_changes_with_any_pin_or_the_interpreter() {
@@ -239,29 +193,5 @@ mod tests {
             )
         );
         assert_ne!(base, stamp("Python 3.12.1", pins));
-    }
-
-    #[test]
-    fn reads_the_executable_of_an_artifact_message() {
-        let line = r#"{"reason":"compiler-artifact","target":{"name":"natter-server"},"executable":"/w/target/debug/natter-server","fresh":true}"#;
-        assert_eq!(
-            json_string_field(line, "executable").as_deref(),
-            Some("/w/target/debug/natter-server")
-        );
-    }
-
-    #[test]
-    fn unescapes_quotes_and_backslashes() {
-        let line = r#"{"executable":"/a \"b\"/c\\d"}"#;
-        assert_eq!(
-            json_string_field(line, "executable").as_deref(),
-            Some(r#"/a "b"/c\d"#)
-        );
-    }
-
-    #[test]
-    fn null_executable_is_absent() {
-        let line = r#"{"reason":"compiler-artifact","executable":null}"#;
-        assert_eq!(json_string_field(line, "executable"), None);
     }
 }

@@ -186,10 +186,10 @@ fn end_to_end(rounds: usize, quick: bool) -> Result<String, Failure> {
     for build in [Build::Counted, Build::Uncounted] {
         let mut cmd = workspace::cargo();
         cmd.args(["build", "--release", "-p", "natter-server"]);
-        let built = super::build_executables("bench", configure(&mut cmd, build))?;
+        let built = workspace::build_executables("bench", configure(&mut cmd, build))?;
         servers.push(Target {
             kind: Kind::Natter,
-            binary: super::find_executable("bench", &built, "natter-server")?,
+            binary: workspace::find_executable("bench", &built, "natter-server")?,
         });
     }
     let runner = Bench {

@@ -139,26 +139,6 @@ pub fn vm_rss_kib(status: &str) -> Option<u64> {
         .ok()
 }
 
-/// The string value of `"field":"..."` in a line of JSON (INFO, cargo messages), unescaped.
-pub fn json_string_field(line: &str, field: &str) -> Option<String> {
-    let key = format!("\"{field}\":\"");
-    let start = line.find(&key)? + key.len();
-    let mut value = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(value),
-            '\\' => match chars.next()? {
-                'n' => value.push('\n'),
-                't' => value.push('\t'),
-                other => value.push(other),
-            },
-            c => value.push(c),
-        }
-    }
-    None
-}
-
 /// "AMD EPYC, 2 cores, 24 GiB, Linux 6.1.0" from lscpu, /proc/meminfo and uname.
 pub fn machine() -> String {
     let model = crate::command::output(Command::new("lscpu").env("LC_ALL", "C"))
@@ -210,13 +190,5 @@ mod tests {
         assert_eq!(lscpu_model(lscpu).as_deref(), Some("AMD EPYC"));
         let gib = mem_total_gib("MemTotal:       25165824 kB\nMemFree: 1 kB\n").unwrap();
         assert!((gib - 24.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn json_fields_of_info() {
-        let info = r#"INFO {"server_id":"N1","version":"2.9.10","go":"go1.19.8","x":"a \"b\""}"#;
-        assert_eq!(json_string_field(info, "go").as_deref(), Some("go1.19.8"));
-        assert_eq!(json_string_field(info, "x").as_deref(), Some("a \"b\""));
-        assert_eq!(json_string_field(info, "missing"), None);
     }
 }
