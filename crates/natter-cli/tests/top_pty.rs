@@ -26,6 +26,21 @@ impl Drop for Natter {
     }
 }
 
+/// An in-process natter-server on free loopback ports, with monitoring, and its monitor URL.
+fn monitored_server(rt: &tokio::runtime::Runtime) -> (natter_server::ServerHandle, String) {
+    let srv = rt.block_on(async {
+        natter_server::Server::builder()
+            .host("127.0.0.1")
+            .port(0)
+            .http_port(0)
+            .start()
+            .await
+            .expect("server starts")
+    });
+    let monitor = srv.monitor_url().expect("monitoring is on");
+    (srv, monitor)
+}
+
 /// Runs `natter ARGS` with stdin, stdout and stderr on a new `rows` x `cols` pseudo-terminal;
 /// the returned `Term` reads and types on its master side.
 fn on_a_pty(args: &[&str], rows: u16, cols: u16) -> (Natter, Term, Pid) {
@@ -72,16 +87,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 #[test]
 fn top_on_a_terminal_takes_keys_fits_the_window_survives_a_lost_server_and_restores_the_screen() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let srv = rt.block_on(async {
-        natter_server::Server::builder()
-            .host("127.0.0.1")
-            .port(0)
-            .http_port(0)
-            .start()
-            .await
-            .expect("server starts")
-    });
-    let monitor = srv.monitor_url().expect("monitoring is on");
+    let (srv, monitor) = monitored_server(&rt);
     // Six connections with one subscription each: more than a small window can list.
     let clients = rt.block_on(async {
         let mut clients = Vec::new();
@@ -315,16 +321,7 @@ fn keys_and_signals_are_served_while_a_poll_waits_for_the_server() {
 fn top_into_a_pipe_prints_plain_frames_and_exits_when_the_reader_goes() {
     use std::io::Read;
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let srv = rt.block_on(async {
-        natter_server::Server::builder()
-            .host("127.0.0.1")
-            .port(0)
-            .http_port(0)
-            .start()
-            .await
-            .expect("server starts")
-    });
-    let monitor = srv.monitor_url().expect("monitoring is on");
+    let (srv, monitor) = monitored_server(&rt);
     let mut natter = Natter(
         Command::new(env!("CARGO_BIN_EXE_natter"))
             .args(["top", "--monitor", &monitor, "--delay", "100ms"])
