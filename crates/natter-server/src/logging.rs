@@ -131,7 +131,7 @@ where
 fn write_timestamp(w: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
     let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
-    let (y, m, day) = civil_from_days((secs / 86_400) as i64);
+    let (y, m, day) = crate::monitor::clock::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     write!(
         w,
@@ -144,20 +144,6 @@ fn write_timestamp(w: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
         rem % 60,
         d.subsec_micros()
     )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Where log lines go: stderr, or a file that SIGUSR1 reopens.
@@ -243,6 +229,7 @@ mod tests {
 
     #[test]
     fn civil_dates_across_leap_years() {
+        use crate::monitor::clock::civil_from_days;
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));

@@ -12,8 +12,9 @@ fn unix(t: SystemTime) -> (i64, u32) {
     }
 }
 
-/// Year, month (1-12), day (1-31) of a day count since 1970-01-01 (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+/// Year, month (1-12), day (1-31) of a day count since 1970-01-01 (proleptic Gregorian);
+/// the log line's timestamp uses it too.
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
