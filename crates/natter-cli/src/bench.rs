@@ -1038,9 +1038,22 @@ mod tests {
 
     #[test]
     fn the_open_file_limit_is_raised_to_the_hard_limit() {
-        let after = raise_open_file_limit();
-        let now = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-        assert_eq!(after, now.current);
-        assert!(now.current <= now.maximum || now.maximum.is_none());
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let hard = getrlimit(Resource::Nofile)
+            .maximum
+            .expect("the open-file hard limit is finite on Linux");
+        // Start below the hard limit, as a shell's usual soft limit of 1024 is.
+        let low = hard.min(64);
+        setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(low),
+                maximum: Some(hard),
+            },
+        )
+        .expect("lowering the soft limit");
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(low));
+        assert_eq!(raise_open_file_limit(), Some(hard));
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(hard));
     }
 }
