@@ -138,3 +138,22 @@ fn unsub_max_mid_stream_removes_the_subscription_once_used_up() {
         );
     }
 }
+
+#[test]
+fn settle_lets_go_of_sessions_that_closed_since_the_last_publish() {
+    let r = Router::default();
+    let s = socket(&r, |_| {});
+    sub(&s, "1", "x");
+    let p = socket(&r, |_| {});
+    let mut ingest = p.ingest();
+    ingest.publish(pub_ref("x", "m")).unwrap();
+    let gone = Arc::downgrade(&s);
+    s.close(natter_router::CloseReason::ClientClosed);
+    drop(s);
+    // The publisher is idle; its next read batch (a PING, say) settles.
+    ingest.settle();
+    assert!(
+        gone.upgrade().is_none(),
+        "the closed subscriber is still held by the publisher's match cache"
+    );
+}
