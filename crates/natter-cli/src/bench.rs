@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::{Client, Event, RequestErrorKind, Subject, Subscriber};
@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::common::{
     commas, go_duration, human_bytes, log, parse_size, round_trip, Failure, Global, Outcome,
 };
+use crate::wire::{self, Endpoint, Wire};
 
 /// What `nats bench` measures for one client: messages of the job, their bytes, and when the
 /// client started and finished.
@@ -159,6 +160,8 @@ struct Settings {
     queue: Option<String>,
     csv: Option<String>,
     progress: bool,
+    /// Pub/sub clients speak the protocol themselves ([`wire`]) rather than use async-nats.
+    wire: bool,
 }
 
 /// One client's live counter, read by the progress bar and the stall watchdog.
@@ -193,7 +196,10 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         queue: m.get_one::<String>("queue").cloned(),
         csv: m.get_one::<String>("csv").cloned(),
         progress: !m.get_flag("no-progress") && std::io::stderr().is_terminal(),
+        wire: m.get_one::<String>("client").is_none_or(|c| c == "wire"),
     };
+    // Bad login flags fail here, whichever client the run uses.
+    g.options("natter bench")?;
     if s.subject.is_empty() || s.subject.contains(char::is_whitespace) {
         return Err(Failure::new(format!("invalid subject {:?}", s.subject)));
     }
@@ -607,6 +613,19 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
     let payload = Bytes::from_static(Box::leak(vec![0u8; s.size].into_boxed_slice()));
     let drops: Counter = Arc::default();
     let mut counters: Vec<(String, Counter, u64)> = Vec::new();
+    let endpoint = if s.wire {
+        match Endpoint::of(g) {
+            Ok(ep) => Some(ep),
+            Err(why) => {
+                log(format_args!(
+                    "Using async-nats clients: the built-in wire client does not take {why}"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let size = s.size as u64;
 
     // Subscribers first, each confirmed by a round trip, so no message is published before
@@ -619,6 +638,9 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
         counters.push((format!("queue group {q}"), group_total.clone(), s.msgs));
     }
     let group_done = Arc::new(watch::channel(false).0);
+    // When the publishers were let go: a wire subscriber's clock starts here (see
+    // [`receive_wire`]).
+    let go_at: Arc<OnceLock<Instant>> = Arc::default();
     for i in 0..s.subs {
         let n: Counter = Arc::default();
         if s.queue.is_none() {
@@ -630,21 +652,45 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             done: group_done.clone(),
         });
         let expect = s.msgs;
+        let endpoint = endpoint.clone();
+        let go_at = go_at.clone();
         let setup = move || async move {
             let name = format!("NATTER BENCH SUB {}", i + 1);
+            let what = format!("subscriber {}", i + 1);
+            if let Some(ep) = &endpoint {
+                if let Some(mut w) = wire_client(ep, &name, &what).await? {
+                    w.subscribe(subject, queue.as_deref())
+                        .await
+                        .map_err(|e| Failure::new(format!("{what}: {}", e.message)))?;
+                    return Ok(SubConn::Wire(w));
+                }
+            }
             let c = bench_client(&g, &name, Some(drops)).await?;
             let sub = match queue {
                 Some(q) => c.queue_subscribe(subject, q).await?,
                 None => c.subscribe(subject).await?,
             };
             round_trip(&c, g.timeout).await?;
-            Ok((c, sub))
+            Ok(SubConn::Nats(c, sub))
         };
-        let job = move |(client, sub): (Client, Subscriber)| async move {
-            let _keep = client;
+        let job = move |conn: SubConn| async move {
             // Without a cooperative budget the subscriber takes everything its connection
-            // task has read before it yields, not 128 messages at a time.
-            tokio::task::unconstrained(receive(sub, n, group, expect, size)).await
+            // (task) has read before it yields, not 128 messages at a time.
+            match conn {
+                SubConn::Wire(w) => {
+                    let counted = Counted {
+                        n,
+                        group,
+                        expect,
+                        size,
+                    };
+                    tokio::task::unconstrained(receive_wire(w, counted, &go_at)).await
+                }
+                SubConn::Nats(client, sub) => {
+                    let _keep = client;
+                    tokio::task::unconstrained(receive(sub, n, group, expect, size)).await
+                }
+            }
         };
         sub_results.push(start_client(format!("bench-sub-{}", i + 1), setup, job).await?);
     }
@@ -657,26 +703,43 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
         let payload = payload.clone();
         let mut go = go.subscribe();
         let timeout = g.timeout;
+        let endpoint = endpoint.clone();
         let setup = move || async move {
-            bench_client(&g, &format!("NATTER BENCH PUB {}", i + 1), None).await
+            let name = format!("NATTER BENCH PUB {}", i + 1);
+            if let Some(ep) = &endpoint {
+                let what = format!("publisher {}", i + 1);
+                if let Some(w) = wire_client(ep, &name, &what).await? {
+                    return Ok(PubConn::Wire(w));
+                }
+            }
+            Ok(PubConn::Nats(bench_client(&g, &name, None).await?))
         };
-        let job = move |client: Client| async move {
+        let job = move |conn: PubConn| async move {
             go.wait_for(|go| *go)
                 .await
                 .map_err(|_| Failure::new("benchmark cancelled"))?;
             let start = Instant::now();
-            // Without a cooperative budget the loop runs until the command queue is full,
-            // then the connection task writes the whole queue out.
-            tokio::task::unconstrained(async {
-                for i in 1..=count {
-                    client.publish(subject, payload.clone()).await?;
-                    n.store(i, Relaxed);
-                }
-                Ok::<_, Failure>(())
-            })
-            .await?;
             // The publisher is done when the server has everything it sent.
-            round_trip(&client, timeout.max(Duration::from_secs(30))).await?;
+            let confirm = timeout.max(Duration::from_secs(30));
+            match conn {
+                PubConn::Wire(w) => {
+                    w.publish(subject, size as usize, count, &n, confirm)
+                        .await?
+                }
+                PubConn::Nats(client) => {
+                    // Without a cooperative budget the loop runs until the command queue is
+                    // full, then the connection task writes the whole queue out.
+                    tokio::task::unconstrained(async {
+                        for i in 1..=count {
+                            client.publish(subject, payload.clone()).await?;
+                            n.store(i, Relaxed);
+                        }
+                        Ok::<_, Failure>(())
+                    })
+                    .await?;
+                    round_trip(&client, confirm).await?;
+                }
+            }
             Ok(Sample {
                 msgs: count,
                 bytes: count * size,
@@ -706,6 +769,7 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             commas(s.msgs as i64)
         ));
     }
+    go_at.get_or_init(Instant::now);
     go.send_replace(true);
 
     let mut progress = Progress {
@@ -729,6 +793,35 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
         latencies: Vec::new(),
         all_latency: None,
     })
+}
+
+/// A pub/sub client's connection: the built-in wire client, or async-nats where that cannot
+/// serve (see [`wire`]).
+enum PubConn {
+    Wire(Wire),
+    Nats(Client),
+}
+
+enum SubConn {
+    Wire(Wire),
+    Nats(Client, Subscriber),
+}
+
+/// Connects a wire client; `None` when the server requires TLS, which only async-nats speaks
+/// here (said once per run).
+async fn wire_client(ep: &Endpoint, name: &str, what: &str) -> Outcome<Option<Wire>> {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    match wire::connect(ep, name, what).await? {
+        wire::Connect::Ready(w) => Ok(Some(w)),
+        wire::Connect::NeedsTls => {
+            TOLD.call_once(|| {
+                log(format_args!(
+                    "Using async-nats clients: the server requires TLS"
+                ))
+            });
+            Ok(None)
+        }
+    }
 }
 
 /// The shared state of the subscribers in a queue group: how many messages the group has
@@ -800,6 +893,77 @@ async fn receive(
         msgs: got,
         bytes: got * size,
         start,
+        end,
+    })
+}
+
+/// What a subscriber counts toward: its counter, its group if it is in one, the messages
+/// expected (of it, or of the group) and their size.
+struct Counted {
+    n: Counter,
+    group: Option<Group>,
+    expect: u64,
+    size: u64,
+}
+
+/// [`receive`] for a wire client, which counts the messages in its read buffer a buffer at a
+/// time. One read can hold thousands of messages (a short run's all), so the arrival of the
+/// first is not known closely enough to start the clock; it starts when the publishers are
+/// let go (`go_at`), which adds only the first message's trip through the server.
+async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Outcome<Sample> {
+    let Counted {
+        n,
+        group,
+        expect,
+        size,
+    } = c;
+    let mut finished = group.as_ref().map(|g| g.done.subscribe());
+    let mut got = 0u64;
+    let mut end = Instant::now();
+    loop {
+        let group_finished = async {
+            match &mut finished {
+                Some(f) => {
+                    let _ = f.wait_for(|d| *d).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        // Alone, a subscriber takes exactly its `expect` messages; in a group, whatever the
+        // server sends it until the group has them all.
+        let limit = if group.is_some() {
+            u64::MAX
+        } else {
+            expect - got
+        };
+        let batch = tokio::select! {
+            biased;
+            batch = w.messages(limit) => batch?,
+            _ = group_finished => break,
+        };
+        got += batch;
+        end = Instant::now();
+        let complete = match &group {
+            None => {
+                n.store(got, Relaxed);
+                got >= expect
+            }
+            Some(g) => {
+                let complete = g.total.fetch_add(batch, Relaxed) + batch >= expect;
+                if complete {
+                    g.done.send_replace(true);
+                }
+                complete
+            }
+        };
+        if complete {
+            break;
+        }
+    }
+    Ok(Sample {
+        msgs: got,
+        bytes: got * size,
+        start: go_at.get().copied().unwrap_or(end).min(end),
         end,
     })
 }

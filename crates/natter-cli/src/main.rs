@@ -20,6 +20,7 @@ mod http;
 mod pubsub;
 mod term;
 mod top;
+mod wire;
 
 use common::{Failure, Global, Outcome};
 
@@ -205,6 +206,14 @@ fn command() -> Command {
                 .long("queue")
                 .value_name("NAME")
                 .help("Subscribers (repliers with --request) join queue group NAME: each message reaches one of them"),
+        )
+        .arg(
+            Arg::new("client")
+                .long("client")
+                .value_name("KIND")
+                .default_value("wire")
+                .value_parser(["wire", "async-nats"])
+                .help("What pub/sub clients are built on: wire writes and counts protocol frames itself, so on small messages the server, not the client, sets the rate; async-nats uses the library (request/reply always does, and wire falls back to it for TLS)"),
         )
         .arg(
             Arg::new("request")

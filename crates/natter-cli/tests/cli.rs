@@ -285,14 +285,23 @@ async fn connection_and_argument_errors_are_one_line_and_non_zero() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bench_pub_sub_reports_every_client_and_writes_csv() {
+    for client in ["wire", "async-nats"] {
+        bench_pub_sub_with(client).await;
+    }
+}
+
+async fn bench_pub_sub_with(client: &str) {
     let srv = server().await;
-    let dir = std::env::temp_dir().join(format!("natter-cli-bench-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("natter-cli-bench-{client}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("ps.csv");
     let out = run(
         &srv.client_url(),
         &[
             "bench",
+            "--client",
+            client,
             "load",
             "--pub",
             "2",
@@ -309,7 +318,16 @@ async fn bench_pub_sub_reports_every_client_and_writes_csv() {
     )
     .await;
     let report = text(&out.stdout);
-    assert!(out.status.success(), "{}\n{report}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{client}: {}\n{report}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("async-nats"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(report.contains("NATS Pub/Sub stats: "), "{report}");
     assert!(report.contains(" Pub stats: "), "{report}");
     assert!(report.contains(" Sub stats: "), "{report}");
@@ -344,6 +362,81 @@ async fn bench_pub_sub_reports_every_client_and_writes_csv() {
         assert!(r[6].parse::<f64>().unwrap() > 0.0);
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_logs_in_with_user_or_token_and_reports_a_refused_login() {
+    let by_user = Server::builder()
+        .host("127.0.0.1")
+        .port(0)
+        .user("bench", "pw")
+        .start()
+        .await
+        .unwrap();
+    let by_token = Server::builder()
+        .host("127.0.0.1")
+        .port(0)
+        .token("s3cret")
+        .start()
+        .await
+        .unwrap();
+    let bench = [
+        "bench", "login", "--pub", "1", "--sub", "1", "--msgs", "2000", "--size", "16",
+    ];
+    for client in ["wire", "async-nats"] {
+        for (srv, login) in [
+            (&by_user, ["--user", "bench", "--password", "pw"]),
+            (&by_token, ["--token", "s3cret", "--timeout", "5s"]),
+        ] {
+            let args = [
+                &bench[..],
+                &["--no-progress", "--client", client],
+                &login[..],
+            ]
+            .concat();
+            let out = run(&srv.client_url(), &args).await;
+            let report = text(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{args:?}: {}\n{report}",
+                text(&out.stderr)
+            );
+            assert!(report.contains(" Pub stats: "), "{report}");
+            assert!(report.contains(" Sub stats: "), "{report}");
+            // No fallback: each client kind is the one that logged in.
+            assert!(
+                !text(&out.stderr).contains("Using async-nats"),
+                "{}",
+                text(&out.stderr)
+            );
+        }
+        let args = [
+            &bench[..],
+            &[
+                "--no-progress",
+                "--client",
+                client,
+                "--user",
+                "bench",
+                "--password",
+                "nope",
+            ],
+        ]
+        .concat();
+        let out = run(&by_user.client_url(), &args).await;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+        let err = text(&out.stderr);
+        assert!(err.contains("cannot connect to nats://127.0.0.1:"), "{err}");
+        assert!(
+            err.to_lowercase().contains("authorization violation"),
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
