@@ -197,6 +197,11 @@ impl Screen {
             tcgetattr(&stdin).ok().and_then(|saved| {
                 let mut raw = saved.clone();
                 cfmakeraw(&mut raw);
+                // Raw input only: output keeps its processing (a newline still returns the
+                // carriage), so lines written to stderr while stdout goes to a pipe start at
+                // the left edge. Frames place every line by cursor position and hold no
+                // newline, so they do not depend on it.
+                raw.output_flags = saved.output_flags;
                 tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
                 Some(saved)
             })

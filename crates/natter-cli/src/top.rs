@@ -2,7 +2,7 @@
 //! monitoring endpoints (nats-server's field names, so it works against either server).
 //!
 //! At a terminal it takes single-key commands as nats-top does (`o` sort, `n` limit,
-//! `s` subscriptions, `b` plain byte figures, `?`/`h` help, `q` quit). [`Controls`] is the
+//! `s` subscriptions, `d` host names, `b` plain byte figures, `?`/`h` help, `q` quit). [`Controls`] is the
 //! key handling as a plain state machine; [`run`] only feeds it bytes, polls, and draws
 //! what it says. When stdout is not a terminal, each poll is printed as plain text (no
 //! escape codes, a blank line between frames) until the reader goes away.
@@ -126,6 +126,10 @@ pub(crate) struct Controls {
     subs: bool,
     /// Byte figures in plain bytes instead of K/M/G.
     raw_bytes: bool,
+    /// Hosts shown by name (reverse DNS) instead of address.
+    dns: bool,
+    /// Names found so far, by address text as `/connz` gives it.
+    names: std::collections::HashMap<String, String>,
     mode: Mode,
     notice: Option<String>,
     /// Why the last poll failed; `None` once one succeeds.
@@ -139,6 +143,8 @@ impl Controls {
             limit: limit.max(1),
             subs: false,
             raw_bytes: false,
+            dns: false,
+            names: std::collections::HashMap::new(),
             mode: Mode::Top,
             notice: None,
             poll_error: None,
@@ -158,6 +164,25 @@ impl Controls {
     /// Whether each connection's subscriptions are polled and shown.
     pub(crate) fn subs(&self) -> bool {
         self.subs
+    }
+
+    /// Whether hosts are shown by name.
+    pub(crate) fn dns(&self) -> bool {
+        self.dns
+    }
+
+    /// Records the name a reverse lookup found for `ip`.
+    pub(crate) fn add_name(&mut self, ip: String, name: String) {
+        self.names.insert(ip, name);
+    }
+
+    /// How a connection's address shows in the HOST column: its name when names are on and
+    /// one was found, else the address.
+    fn host<'a>(&'a self, ip: &'a str) -> &'a str {
+        match self.names.get(ip) {
+            Some(name) if self.dns => name,
+            _ => ip,
+        }
     }
 
     fn showing_help(&self) -> bool {
@@ -281,6 +306,10 @@ impl Controls {
                     self.raw_bytes = !self.raw_bytes;
                     Action::Redraw
                 }
+                b'd' => {
+                    self.dns = !self.dns;
+                    Action::Redraw
+                }
                 b'?' | b'h' => {
                     self.mode = Mode::Help;
                     Action::Redraw
@@ -342,19 +371,23 @@ fn help_lines(c: &Controls) -> Vec<String> {
 
   s          Show or hide each connection's subscriptions.
 
+  d          Hosts by name (reverse DNS lookups, made once per address in the
+             background), or back to addresses.
+
   b          Byte figures in plain bytes, or back to K/M/G.
 
   ? or h     This help.
 
   q          Quit (Ctrl-C and Ctrl-D too).
 
-Now: sorted by {}, up to {} connections, subscriptions {}.
+Now: sorted by {}, up to {} connections, subscriptions {}, hosts by {}.
 
 {HELP_BACK}.",
         SORT_KEYS.join(" "),
         c.sort,
         c.limit,
-        if c.subs { "shown" } else { "hidden" }
+        if c.subs { "shown" } else { "hidden" },
+        if c.dns { "name" } else { "address" }
     );
     text.lines().map(str::to_string).collect()
 }
@@ -540,7 +573,7 @@ fn frame(prev: &Poll, cur: &Poll, c: &Controls) -> Frame {
     let rows = conns
         .iter()
         .map(|conn| {
-            let host = format!("{}:{}", text(conn, "ip"), int(conn, "port"));
+            let host = format!("{}:{}", c.host(text(conn, "ip")), int(conn, "port"));
             // Text the clients chose is cut and padded by display width, so a wide
             // character does not push the columns after it.
             let mut row = format!(
@@ -603,6 +636,74 @@ fn screen_lines(
         _ => None,
     };
     (lines, cursor)
+}
+
+/// Reverse DNS lookups for the `d` key, made one at a time on a thread of their own (a
+/// lookup blocks, for seconds when a name server does not answer), each address once.
+/// Names arrive on `found`; an address without a name sends nothing and stays shown as
+/// it is.
+struct Resolver {
+    /// Addresses to look up, to the thread; started with the first one.
+    ask: Option<std::sync::mpsc::Sender<String>>,
+    found_tx: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+    found: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+    asked: std::collections::HashSet<String>,
+}
+
+impl Default for Resolver {
+    fn default() -> Self {
+        let (found_tx, found) = tokio::sync::mpsc::unbounded_channel();
+        Resolver {
+            ask: None,
+            found_tx,
+            found,
+            asked: std::collections::HashSet::new(),
+        }
+    }
+}
+
+impl Resolver {
+    /// With names on, asks for the addresses in `poll` not asked for before.
+    fn ask(&mut self, c: &Controls, poll: &Poll) {
+        if !c.dns() {
+            return;
+        }
+        let Some(conns) = poll.connz["connections"].as_array() else {
+            return;
+        };
+        for conn in conns {
+            let ip = text(conn, "ip");
+            if ip.is_empty() || !self.asked.insert(ip.to_string()) {
+                continue;
+            }
+            let found = self.found_tx.clone();
+            let ask = self.ask.get_or_insert_with(|| {
+                let (tx, rx) = std::sync::mpsc::channel::<String>();
+                let _ = std::thread::Builder::new()
+                    .name("top-dns".into())
+                    .spawn(move || {
+                        for ip in rx {
+                            if let Some(name) = reverse_lookup(&ip) {
+                                if found.send((ip, name)).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    });
+                tx
+            });
+            let _ = ask.send(ip.to_string());
+        }
+    }
+}
+
+/// The name for an address, by the system's resolver (hosts file, DNS); `None` when it has
+/// none (or `ip` is not an address).
+fn reverse_lookup(ip: &str) -> Option<String> {
+    let addr: std::net::IpAddr = ip.parse().ok()?;
+    dns_lookup::lookup_addr(&addr)
+        .ok()
+        .filter(|name| !name.is_empty() && name != ip)
 }
 
 /// A poll under way: a separate branch of the main loop, so keys and signals are served
@@ -687,6 +788,7 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
     } else if !print(&controls, &prev, &cur) {
         return Ok(());
     }
+    let mut names = Resolver::default();
     let mut next_poll = tokio::time::Instant::now() + delay;
     let mut pending: Option<Pending> = None;
     let mut notice_until: Option<tokio::time::Instant> = None;
@@ -701,6 +803,7 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
                     Ok(new) => {
                         prev = std::mem::replace(&mut cur, new);
                         controls.poll_result(Ok(()));
+                        names.ask(&controls, &cur);
                         if !to_terminal && !print(&controls, &prev, &cur) {
                             return Ok(());
                         }
@@ -725,7 +828,9 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
                     // stdin closed: nobody can press q any more.
                     return Ok(());
                 };
-                match controls.input(&key) {
+                let action = controls.input(&key);
+                names.ask(&controls, &cur);
+                match action {
                     Action::Quit => return Ok(()),
                     Action::Repoll => {
                         // A poll under way asked with the old settings: start again.
@@ -747,6 +852,12 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
                 controls.clear_notice();
                 notice_until = None;
                 if to_terminal {
+                    draw(&controls, &prev, &cur);
+                }
+            }
+            Some((ip, name)) = names.found.recv() => {
+                controls.add_name(ip, name);
+                if to_terminal && controls.dns() {
                     draw(&controls, &prev, &cur);
                 }
             }
@@ -814,6 +925,34 @@ mod tests {
         assert!(raw.contains("5000"), "{raw}");
         assert_eq!(c.key(b'b'), Action::Redraw);
         assert_eq!(text(&c), units);
+    }
+
+    #[test]
+    fn d_shows_hosts_by_the_names_found_and_back_by_address() {
+        let t = Instant::now();
+        let poll = |at| Poll {
+            at,
+            varz: json!({}),
+            connz: json!({"connections": [
+                {"cid": 1, "ip": "10.0.0.7", "port": 4100},
+                {"cid": 2, "ip": "10.0.0.8", "port": 4101},
+            ]}),
+        };
+        let (a, b) = (poll(t), poll(t + Duration::from_secs(1)));
+        let mut c = Controls::new("cid", 10);
+        let text = |c: &Controls| frame(&a, &b, c).text();
+        c.add_name("10.0.0.7".into(), "web-1.example".into());
+        // A name found while names are off is kept but not shown.
+        assert!(text(&c).contains("  10.0.0.7:4100 "), "{}", text(&c));
+        assert_eq!(c.key(b'd'), Action::Redraw);
+        assert!(c.dns());
+        let named = text(&c);
+        assert!(named.contains("  web-1.example:4100 "), "{named}");
+        // No name (yet) for the other: its address stays.
+        assert!(named.contains("  10.0.0.8:4101 "), "{named}");
+        assert!(help_lines(&c).join("\n").contains("hosts by name."));
+        assert_eq!(c.key(b'd'), Action::Redraw);
+        assert!(text(&c).contains("  10.0.0.7:4100 "));
     }
 
     #[test]

@@ -44,6 +44,11 @@ fn monitored_server(rt: &tokio::runtime::Runtime) -> (natter_server::ServerHandl
 /// Runs `natter ARGS` with stdin, stdout and stderr on a new `rows` x `cols` pseudo-terminal;
 /// the returned `Term` reads and types on its master side.
 fn on_a_pty(args: &[&str], rows: u16, cols: u16) -> (Natter, Term, Pid) {
+    on_a_pty_but(args, rows, cols, None)
+}
+
+/// [`on_a_pty`], with stdout sent to `stdout` instead when given.
+fn on_a_pty_but(args: &[&str], rows: u16, cols: u16, stdout: Option<Stdio>) -> (Natter, Term, Pid) {
     let pty = openpty(
         &Winsize {
             ws_row: rows,
@@ -59,7 +64,7 @@ fn on_a_pty(args: &[&str], rows: u16, cols: u16) -> (Natter, Term, Pid) {
         Command::new(env!("CARGO_BIN_EXE_natter"))
             .args(args)
             .stdin(slave("stdin"))
-            .stdout(slave("stdout"))
+            .stdout(stdout.unwrap_or_else(|| slave("stdout")))
             .stderr(slave("stderr"))
             .spawn()
             .expect("natter runs"),
@@ -147,6 +152,19 @@ fn top_on_a_terminal_takes_keys_fits_the_window_survives_a_lost_server_and_resto
         text.contains(" SUBSCRIPTIONS") && (0..6).all(|i| text.contains(&format!(" pty.{i}")))
     });
     assert!(!term.vt.overflowed, "a line wrapped:\n{}", term.vt.text());
+
+    // d shows the hosts by name, found by reverse lookup; d again by address.
+    let localhost = dns_lookup::lookup_addr(&[127, 0, 0, 1].into())
+        .expect("this test needs a name for 127.0.0.1 (the hosts file's localhost line)");
+    term.send(b"d");
+    term.wait_for("hosts by name", LIMIT, |vt| {
+        let text = vt.text();
+        text.matches(&format!("\n  {localhost}:")).count() == 6 && !text.contains("127.0.0.1:")
+    });
+    term.send(b"d");
+    term.wait_for("hosts by address again", LIMIT, |vt| {
+        vt.text().matches("\n  127.0.0.1:").count() == 6
+    });
 
     // ? shows the keys and the sort columns; any key goes back.
     term.send(b"?");
@@ -357,4 +375,33 @@ fn top_into_a_pipe_prints_plain_frames_and_exits_when_the_reader_goes() {
     };
     assert!(status.success(), "{status}");
     rt.block_on(srv.shutdown());
+}
+
+#[test]
+fn errors_on_the_terminal_start_at_the_left_edge_while_frames_go_to_a_pipe() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (srv, monitor) = monitored_server(&rt);
+    // Keys come from the terminal (so it is in raw mode), frames go to a pipe, and the
+    // poll errors of a lost server go to stderr on the terminal.
+    let (natter, mut term, _pid) = on_a_pty_but(
+        &["top", "--monitor", &monitor, "--delay", "100ms"],
+        24,
+        100,
+        Some(Stdio::piped()),
+    );
+    let mut natter = natter;
+    let mut frames = natter.0.stdout.take().expect("piped stdout");
+    let mut first = [0u8; 64];
+    use std::io::Read;
+    assert!(frames.read(&mut first).expect("a frame") > 0);
+    rt.block_on(srv.shutdown());
+    term.wait_for("three poll errors", LIMIT, |vt| {
+        vt.text().matches("poll failed").count() >= 3
+    });
+    let text = term.vt.text();
+    for line in text.lines().filter(|l| l.contains("poll failed")) {
+        assert!(line.starts_with("natter top: poll failed"), "{text}");
+    }
+    term.send(b"q");
+    assert!(wait_exit(&mut natter.0, LIMIT).is_some_and(|s| s.success()));
 }
