@@ -237,12 +237,13 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         .as_ref()
         .map_or(String::new(), |q| format!(", queue={q}"));
     log(format_args!(
-        "Starting Core NATS {kind} benchmark [subject={}, msgs={}, msgsize={} B, pubs={}, subs={}{queue}]",
+        "Starting Core NATS {kind} benchmark [subject={}, msgs={}, msgsize={} B, pubs={}, subs={}{queue}, client={}]",
         s.subject,
         commas(s.msgs as i64),
         s.size,
         s.pubs,
-        s.subs
+        s.subs,
+        if s.wire { "wire" } else { "async-nats" }
     ));
     let open_files = raise_open_file_limit();
     let report = if s.request {
@@ -605,28 +606,41 @@ async fn join_tasks<T>(handles: Vec<JoinHandle<Outcome<T>>>) -> Outcome<Vec<T>> 
     Ok(out)
 }
 
+/// The endpoint wire clients connect to, or `None` when the run uses async-nats (asked for,
+/// or needed for the server URL; said once).
+fn endpoint(g: &Global, s: &Settings) -> Option<Endpoint> {
+    if !s.wire {
+        return None;
+    }
+    match Endpoint::of(g) {
+        Ok(ep) => Some(ep),
+        Err(why) => {
+            log(format_args!(
+                "Using async-nats clients: the built-in wire client does not take {why}"
+            ));
+            None
+        }
+    }
+}
+
 async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
+    let size = s.size as u64;
     // One benchmark runs per process, so the subject and payload can be leaked to make them
     // `'static`: a static subject and `Bytes` are cloned by copying a pointer, where shared
-    // ones would have their reference counts raised and dropped for every message.
+    // ones would have their reference counts raised and dropped for every message. The
+    // payload is made only if an async-nats publisher needs it.
     let subject: &'static str = Box::leak(s.subject.clone().into_boxed_str());
-    let payload = Bytes::from_static(Box::leak(vec![0u8; s.size].into_boxed_slice()));
+    static PAYLOAD: OnceLock<Bytes> = OnceLock::new();
+    let payload = move || {
+        PAYLOAD
+            .get_or_init(|| {
+                Bytes::from_static(Box::leak(vec![0u8; size as usize].into_boxed_slice()))
+            })
+            .clone()
+    };
     let drops: Counter = Arc::default();
     let mut counters: Vec<(String, Counter, u64)> = Vec::new();
-    let endpoint = if s.wire {
-        match Endpoint::of(g) {
-            Ok(ep) => Some(ep),
-            Err(why) => {
-                log(format_args!(
-                    "Using async-nats clients: the built-in wire client does not take {why}"
-                ));
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let size = s.size as u64;
+    let endpoint = endpoint(g, s);
 
     // Subscribers first, each confirmed by a round trip, so no message is published before
     // every subscription is in place.
@@ -659,9 +673,7 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             let what = format!("subscriber {}", i + 1);
             if let Some(ep) = &endpoint {
                 if let Some(mut w) = wire_client(ep, &name, &what).await? {
-                    w.subscribe(subject, queue.as_deref())
-                        .await
-                        .map_err(|e| Failure::new(format!("{what}: {}", e.message)))?;
+                    w.subscribe(subject, queue.as_deref()).await?;
                     return Ok(SubConn::Wire(w));
                 }
             }
@@ -674,8 +686,8 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             Ok(SubConn::Nats(c, sub))
         };
         let job = move |conn: SubConn| async move {
-            // Without a cooperative budget the subscriber takes everything its connection
-            // (task) has read before it yields, not 128 messages at a time.
+            // Without a cooperative budget the subscriber takes everything that has been
+            // read before it yields, not 128 messages at a time.
             match conn {
                 SubConn::Wire(w) => {
                     let counted = Counted {
@@ -700,7 +712,6 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
         let n: Counter = Arc::default();
         counters.push((format!("publisher {}", i + 1), n.clone(), count));
         let g = g.clone();
-        let payload = payload.clone();
         let mut go = go.subscribe();
         let timeout = g.timeout;
         let endpoint = endpoint.clone();
@@ -709,10 +720,11 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             if let Some(ep) = &endpoint {
                 let what = format!("publisher {}", i + 1);
                 if let Some(w) = wire_client(ep, &name, &what).await? {
-                    return Ok(PubConn::Wire(w));
+                    return Ok(PubConn::Wire(w.publisher(subject, size as usize)?));
                 }
             }
-            Ok(PubConn::Nats(bench_client(&g, &name, None).await?))
+            let client = bench_client(&g, &name, None).await?;
+            Ok(PubConn::Nats(client, payload()))
         };
         let job = move |conn: PubConn| async move {
             go.wait_for(|go| *go)
@@ -722,11 +734,8 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             // The publisher is done when the server has everything it sent.
             let confirm = timeout.max(Duration::from_secs(30));
             match conn {
-                PubConn::Wire(w) => {
-                    w.publish(subject, size as usize, count, &n, confirm)
-                        .await?
-                }
-                PubConn::Nats(client) => {
+                PubConn::Wire(p) => p.run(count, &n, confirm).await?,
+                PubConn::Nats(client, payload) => {
                     // Without a cooperative budget the loop runs until the command queue is
                     // full, then the connection task writes the whole queue out.
                     tokio::task::unconstrained(async {
@@ -769,7 +778,9 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             commas(s.msgs as i64)
         ));
     }
-    go_at.get_or_init(Instant::now);
+    if s.pubs > 0 {
+        go_at.get_or_init(Instant::now);
+    }
     go.send_replace(true);
 
     let mut progress = Progress {
@@ -798,7 +809,13 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
 /// A pub/sub client's connection: the built-in wire client, or async-nats where that cannot
 /// serve (see [`wire`]).
 enum PubConn {
-    Wire(Wire),
+    Wire(wire::Publisher),
+    Nats(Client, Bytes),
+}
+
+/// A request/reply requester: a wire client with its ready-made request, or async-nats.
+enum Requester {
+    Wire(Wire, Vec<u8>),
     Nats(Client),
 }
 
@@ -908,8 +925,12 @@ struct Counted {
 
 /// [`receive`] for a wire client, which counts the messages in its read buffer a buffer at a
 /// time. One read can hold thousands of messages (a short run's all), so the arrival of the
-/// first is not known closely enough to start the clock; it starts when the publishers are
-/// let go (`go_at`), which adds only the first message's trip through the server.
+/// first is not known closely enough to start the clock there, as `nats bench` does. With
+/// publishers in this run the clock starts when they are let go (`go_at`): earlier than the
+/// first message by the publishers' wakeup, their first write and its trip through the
+/// server, so a rate can come out lower, never higher. Without (the messages come from
+/// outside) it starts when the first read that held messages returns. A group member's
+/// sample spans that start to its own last message.
 async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Outcome<Sample> {
     let Counted {
         n,
@@ -919,6 +940,7 @@ async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Out
     } = c;
     let mut finished = group.as_ref().map(|g| g.done.subscribe());
     let mut got = 0u64;
+    let mut start: Option<Instant> = None;
     let mut end = Instant::now();
     loop {
         let group_finished = async {
@@ -936,13 +958,23 @@ async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Out
         } else {
             expect - got
         };
+        // Dropping `messages` for the group's end loses nothing: the group has all its
+        // messages, so none this member has read but not counted can be wanted.
         let batch = tokio::select! {
             biased;
-            batch = w.messages(limit) => batch?,
+            batch = w.messages(limit) => batch.map_err(|e| Failure::new(format!(
+                "{} after {} of {} messages (a server cuts off a subscriber that falls too far \
+                 behind, a slow consumer: see its log)",
+                e.message,
+                commas(got as i64),
+                commas(expect as i64)
+            )))?,
             _ = group_finished => break,
         };
         got += batch;
         end = Instant::now();
+        // Read only now: the subscriber waits before the publishers are let go.
+        start.get_or_insert_with(|| go_at.get().copied().unwrap_or(end));
         let complete = match &group {
             None => {
                 n.store(got, Relaxed);
@@ -963,7 +995,7 @@ async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Out
     Ok(Sample {
         msgs: got,
         bytes: got * size,
-        start: go_at.get().copied().unwrap_or(end).min(end),
+        start: start.unwrap_or(end).min(end),
         end,
     })
 }
@@ -976,24 +1008,47 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
     let payload = Bytes::from(vec![0u8; s.size]);
     let drops: Counter = Arc::default();
     let epoch = Instant::now();
+    let endpoint = endpoint(g, s);
 
     // Repliers share a queue group so each request gets exactly one reply.
     let mut replier_state = Vec::new();
     let mut replier_handles = Vec::new();
     for i in 0..s.subs {
-        let c = bench_client(
-            g,
-            &format!("NATTER BENCH REPLY {}", i + 1),
-            Some(drops.clone()),
-        )
-        .await?;
+        let name = format!("NATTER BENCH REPLY {}", i + 1);
         let group = s.queue.as_deref().unwrap_or("natter-bench").to_string();
-        let mut sub = c.queue_subscribe(subject.clone(), group).await?;
-        round_trip(&c, g.timeout).await?;
         let count: Counter = Arc::default();
         let first: Counter = Arc::default();
         let last: Counter = Arc::default();
         replier_state.push((count.clone(), first.clone(), last.clone()));
+        // Stamps the replier's progress after `k` more answers (`n` in all).
+        let answered = move |n: u64, k: u64| {
+            let t = epoch.elapsed().as_nanos() as u64;
+            if n == k {
+                first.store(t, Relaxed);
+            }
+            last.store(t, Relaxed);
+            count.store(n, Relaxed);
+        };
+        let wire = match &endpoint {
+            Some(ep) => wire_client(ep, &name, &format!("replier {}", i + 1)).await?,
+            None => None,
+        };
+        if let Some(mut w) = wire {
+            w.subscribe(&s.subject, Some(&group)).await?;
+            let size = s.size;
+            replier_handles.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                let mut answering = |k| {
+                    n += k;
+                    answered(n, k);
+                };
+                while w.answer_requests(size, &mut answering).await.is_ok() {}
+            }));
+            continue;
+        }
+        let c = bench_client(g, &name, Some(drops.clone())).await?;
+        let mut sub = c.queue_subscribe(subject.clone(), group).await?;
+        round_trip(&c, g.timeout).await?;
         let payload = payload.clone();
         replier_handles.push(tokio::spawn(async move {
             let mut n = 0u64;
@@ -1003,22 +1058,38 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
                     break;
                 }
                 n += 1;
-                let t = epoch.elapsed().as_nanos() as u64;
-                if n == 1 {
-                    first.store(t, Relaxed);
-                }
-                last.store(t, Relaxed);
-                count.store(n, Relaxed);
+                answered(n, 1);
             }
         }));
     }
     let mut requesters = Vec::new();
     let mut counters: Vec<(String, Counter, u64)> = Vec::new();
     for (i, count) in split(s.msgs, s.pubs).into_iter().enumerate() {
-        let c = bench_client(g, &format!("NATTER BENCH REQUEST {}", i + 1), None).await?;
+        let name = format!("NATTER BENCH REQUEST {}", i + 1);
+        let wire = match &endpoint {
+            Some(ep) => wire_client(ep, &name, &format!("requester {}", i + 1)).await?,
+            None => None,
+        };
+        let requester = match wire {
+            Some(mut w) => {
+                // Requests go one at a time, so one inbox serves them all.
+                let nanos = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                let inbox = format!(
+                    "_INBOX.natter-bench.{}.{nanos}.{}",
+                    std::process::id(),
+                    i + 1
+                );
+                w.subscribe(&inbox, None).await?;
+                let frame = wire::request_frame(&s.subject, &inbox, s.size);
+                Requester::Wire(w, frame)
+            }
+            None => Requester::Nats(bench_client(g, &name, None).await?),
+        };
         let n: Counter = Arc::default();
         counters.push((format!("requester {}", i + 1), n.clone(), count));
-        requesters.push((c, count, n));
+        requesters.push((requester, count, n));
     }
     log(format_args!(
         "Starting {} requester(s) against {} replier(s), {} requests in total",
@@ -1029,7 +1100,7 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
     let size = s.size as u64;
     let handles: Vec<JoinHandle<Outcome<Timed>>> = requesters
         .into_iter()
-        .map(|(client, count, n)| {
+        .map(|(mut requester, count, n)| {
             let subject = subject.clone();
             let payload = payload.clone();
             tokio::spawn(async move {
@@ -1037,15 +1108,22 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
                 let start = Instant::now();
                 for i in 1..=count {
                     let t0 = Instant::now();
-                    client
-                        .request(subject.clone(), payload.clone())
-                        .await
-                        .map_err(|e| match e.kind() {
-                            RequestErrorKind::NoResponders => {
-                                Failure::new(format!("no responders on {subject:?}"))
-                            }
-                            _ => Failure::new(format!("request {i} on {subject:?} failed: {e}")),
-                        })?;
+                    match &mut requester {
+                        Requester::Wire(w, frame) => w.request(frame, &subject).await?,
+                        Requester::Nats(client) => {
+                            client
+                                .request(subject.clone(), payload.clone())
+                                .await
+                                .map_err(|e| match e.kind() {
+                                    RequestErrorKind::NoResponders => {
+                                        Failure::new(format!("no responders on {subject:?}"))
+                                    }
+                                    _ => Failure::new(format!(
+                                        "request {i} on {subject:?} failed: {e}"
+                                    )),
+                                })?;
+                        }
+                    }
                     rtts.push(t0.elapsed().as_nanos() as u64);
                     n.store(i, Relaxed);
                 }

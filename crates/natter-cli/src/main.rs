@@ -213,7 +213,7 @@ fn command() -> Command {
                 .value_name("KIND")
                 .default_value("wire")
                 .value_parser(["wire", "async-nats"])
-                .help("What pub/sub clients are built on: wire writes and counts protocol frames itself, so on small messages the server, not the client, sets the rate; async-nats uses the library (request/reply always does, and wire falls back to it for TLS)"),
+                .help("What the clients are built on. wire (the default) speaks the protocol itself: publishers write ready-made PUB frames, subscribers count MSG frames in their read buffer, so on small messages the server, not the client, sets the rate; it falls back to async-nats for TLS, several server URLs or credentials in the URL. A wire subscriber's clock starts when the publishers start, not at its first message. async-nats uses the library for every client"),
         )
         .arg(
             Arg::new("request")

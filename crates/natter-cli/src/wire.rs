@@ -26,6 +26,10 @@ use crate::common::{go_duration, Failure, Global, Outcome};
 /// The longest protocol line accepted from the server (`INFO` can carry many cluster URLs).
 const MAX_LINE: usize = 1 << 20;
 
+/// The largest message accepted from the server: twice nats-server's highest `max_payload`
+/// (64 MiB), leaving room for headers.
+const MAX_MESSAGE: usize = 128 << 20;
+
 /// How much a publisher writes per system call, at most: ready-made frames filling 64 KiB.
 const BATCH: usize = 64 << 10;
 
@@ -102,8 +106,11 @@ fn host_port(authority: &str) -> Option<String> {
 /// What the server sent, as far as a benchmark client cares.
 #[derive(Debug, PartialEq, Eq)]
 enum Frame {
-    /// A whole `MSG` or `HMSG`, payload included.
-    Msg,
+    /// A whole `MSG` or `HMSG`, payload included; `line` is the length of its first line
+    /// (with its `\r\n`), where the payload (or for `HMSG` the header block) starts.
+    Msg {
+        line: usize,
+    },
     Ping,
     Pong,
     Ok,
@@ -143,7 +150,7 @@ fn parse(buf: &[u8]) -> Outcome<Option<(Frame, usize)>> {
             if &buf[end..end + 2] != b"\r\n" {
                 return Err(malformed(line));
             }
-            return Ok(Some((Frame::Msg, end + 2)));
+            return Ok(Some((Frame::Msg { line: nl + 1 }, end + 2)));
         }
         b"PING" => Frame::Ping,
         b"PONG" => Frame::Pong,
@@ -155,12 +162,14 @@ fn parse(buf: &[u8]) -> Outcome<Option<(Frame, usize)>> {
     Ok(Some((frame, nl + 1)))
 }
 
-/// A decimal number of at most 18 digits (no overflow, and far past any payload size).
+/// A payload size: decimal, at most [`MAX_MESSAGE`] (no server sends more; a larger
+/// figure is a broken stream, which must not make the buffer grow without end).
 fn digits(s: &[u8]) -> Option<usize> {
-    if s.is_empty() || s.len() > 18 || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(s.iter().fold(0, |n, &d| n * 10 + usize::from(d - b'0')))
+    let n = s.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    usize::try_from(n).ok().filter(|&n| n <= MAX_MESSAGE)
 }
 
 fn malformed(line: &[u8]) -> Failure {
@@ -292,11 +301,23 @@ impl Wire {
         loop {
             match read_frame(&mut self.sock, &mut self.buf, &self.what).await? {
                 Frame::Pong => return Ok(()),
-                Frame::Ping => self.sock.write_all(b"PONG\r\n").await?,
-                Frame::Err(e) => return Err(Failure::new(format!("-ERR {e}"))),
-                Frame::Msg | Frame::Ok | Frame::Info(_) => {}
+                Frame::Ping => self.write(b"PONG\r\n").await?,
+                Frame::Err(e) => return Err(self.server_error(&e)),
+                Frame::Msg { .. } | Frame::Ok | Frame::Info(_) => {}
             }
         }
+    }
+
+    /// Writes all of `bytes`; a failure names the connection.
+    async fn write(&mut self, bytes: &[u8]) -> Outcome {
+        self.sock
+            .write_all(bytes)
+            .await
+            .map_err(|e| Failure::new(format!("{}: {e}", self.what)))
+    }
+
+    fn server_error(&self, text: &str) -> Failure {
+        Failure::new(format!("{}: the server sent -ERR {text}", self.what))
     }
 
     /// Subscribes to `subject` (in `queue`, if given) and waits until the server confirms it
@@ -306,7 +327,7 @@ impl Wire {
             Some(q) => format!("SUB {subject} {q} 1\r\nPING\r\n"),
             None => format!("SUB {subject} 1\r\nPING\r\n"),
         };
-        self.sock.write_all(sub.as_bytes()).await?;
+        self.write(sub.as_bytes()).await?;
         self.await_pong().await
     }
 
@@ -322,14 +343,9 @@ impl Wire {
                 };
                 self.buf.advance(len);
                 match frame {
-                    Frame::Msg => got += 1,
-                    Frame::Ping => self.sock.write_all(b"PONG\r\n").await?,
-                    Frame::Err(e) => {
-                        return Err(Failure::new(format!(
-                            "{}: the server sent -ERR {e}",
-                            self.what
-                        )))
-                    }
+                    Frame::Msg { .. } => got += 1,
+                    Frame::Ping => self.write(b"PONG\r\n").await?,
+                    Frame::Err(e) => return Err(self.server_error(&e)),
                     Frame::Pong | Frame::Ok | Frame::Info(_) => {}
                 }
             }
@@ -340,17 +356,9 @@ impl Wire {
         }
     }
 
-    /// Publishes `count` messages of `size` zero bytes to `subject`, storing the number sent
-    /// so far in `sent` after every batch, then waits for the `PONG` that shows the server
-    /// has read them all.
-    pub(crate) async fn publish(
-        self,
-        subject: &str,
-        size: usize,
-        count: u64,
-        sent: &AtomicU64,
-        timeout: Duration,
-    ) -> Outcome {
+    /// Makes this connection a publisher of `size` zero bytes to `subject`: the frames are
+    /// built here, before anything is timed.
+    pub(crate) fn publisher(self, subject: &str, size: usize) -> Outcome<Publisher> {
         if let Some(max) = self.max_payload {
             if size as u64 > max {
                 return Err(Failure::new(format!(
@@ -363,33 +371,61 @@ impl Wire {
         frame.resize(frame.len() + size, 0);
         frame.extend_from_slice(b"\r\n");
         let per_batch = (BATCH / frame.len()).max(1);
-        let batch = frame.repeat(per_batch);
+        Ok(Publisher {
+            wire: self,
+            frame_len: frame.len(),
+            per_batch: per_batch as u64,
+            batch: frame.repeat(per_batch),
+        })
+    }
+}
 
+/// A connection ready to publish one subject's frames (see [`Wire::publisher`]).
+pub(crate) struct Publisher {
+    wire: Wire,
+    frame_len: usize,
+    per_batch: u64,
+    /// `per_batch` frames back to back.
+    batch: Vec<u8>,
+}
+
+impl Publisher {
+    /// Publishes `count` messages, storing the number sent so far in `sent` after every
+    /// batch, then waits (up to `timeout`) for the `PONG` that shows the server has read
+    /// them all.
+    pub(crate) async fn run(self, count: u64, sent: &AtomicU64, timeout: Duration) -> Outcome {
+        let Publisher {
+            wire,
+            frame_len,
+            per_batch,
+            batch,
+        } = self;
         let Wire {
             sock, buf, what, ..
-        } = self;
+        } = wire;
         let (read, mut write) = sock.into_split();
         let (events, mut inbox) = mpsc::unbounded_channel();
         // The server may send a PING (or a -ERR) while the publisher writes; a task of its
         // own reads them, and the publisher answers between batches.
         let reader = tokio::spawn(listen(read, buf, what.clone(), events));
+        let named = |e: std::io::Error| Failure::new(format!("{what}: {e}"));
         let out = async {
             let mut done = 0u64;
             while done < count {
                 answer(&mut inbox, &mut write, &what).await?;
-                let n = (count - done).min(per_batch as u64);
-                if let Err(e) = write.write_all(&batch[..n as usize * frame.len()]).await {
+                let n = (count - done).min(per_batch);
+                if let Err(e) = write.write_all(&batch[..n as usize * frame_len]).await {
                     return Err(closed(&mut inbox, &what, e).await);
                 }
                 done += n;
                 sent.store(done, Relaxed);
             }
-            write.write_all(b"PING\r\n").await?;
+            write.write_all(b"PING\r\n").await.map_err(named)?;
             let wait = async {
                 loop {
                     match inbox.recv().await {
                         Some(Event::Pong) => return Ok(()),
-                        Some(Event::Ping) => write.write_all(b"PONG\r\n").await?,
+                        Some(Event::Ping) => write.write_all(b"PONG\r\n").await.map_err(named)?,
                         Some(Event::Failed(f)) => return Err(f),
                         None => {
                             return Err(Failure::new(format!(
@@ -410,6 +446,102 @@ impl Wire {
         .await;
         reader.abort();
         out
+    }
+}
+
+/// What a message frame says about answering it: its reply subject, and whether it is the
+/// server's "no responders" status (an `HMSG` whose headers start `NATS/1.0 503`).
+fn delivery(frame: &[u8], line: usize) -> (Option<&[u8]>, bool) {
+    let first = frame[..line].trim_ascii_end();
+    let fields: Vec<&[u8]> = first
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|f| !f.is_empty())
+        .collect();
+    // MSG subject sid [reply] size; HMSG subject sid [reply] header_size total_size
+    let headers = fields.first() == Some(&&b"HMSG"[..]);
+    let with_reply = if headers { 6 } else { 5 };
+    let reply = (fields.len() == with_reply).then(|| fields[3]);
+    let no_responders = headers && frame[line..].starts_with(b"NATS/1.0 503");
+    (reply, no_responders)
+}
+
+/// A request, ready to write: `PUB subject inbox size`, then `size` zero bytes.
+pub(crate) fn request_frame(subject: &str, inbox: &str, size: usize) -> Vec<u8> {
+    let mut frame = format!("PUB {subject} {inbox} {size}\r\n").into_bytes();
+    frame.resize(frame.len() + size, 0);
+    frame.extend_from_slice(b"\r\n");
+    frame
+}
+
+impl Wire {
+    /// Sends `request` (from [`request_frame`], whose inbox this connection subscribes to)
+    /// and waits for the one reply, answering `PING`s on the way.
+    pub(crate) async fn request(&mut self, request: &[u8], subject: &str) -> Outcome {
+        self.write(request).await?;
+        loop {
+            let Some((frame, len)) = parse(&self.buf)? else {
+                read_some(&mut self.sock, &mut self.buf, &self.what).await?;
+                continue;
+            };
+            let no_responders = match &frame {
+                Frame::Msg { line } => delivery(&self.buf[..len], *line).1,
+                _ => false,
+            };
+            self.buf.advance(len);
+            match frame {
+                Frame::Msg { .. } if no_responders => {
+                    return Err(Failure::new(format!("no responders on {subject:?}")))
+                }
+                Frame::Msg { .. } => return Ok(()),
+                Frame::Ping => self.write(b"PONG\r\n").await?,
+                Frame::Err(e) => return Err(self.server_error(&e)),
+                Frame::Pong | Frame::Ok | Frame::Info(_) => {}
+            }
+        }
+    }
+
+    /// Waits for requests and answers every one the buffer then holds with `size` zero
+    /// bytes, in one write; `answering` learns how many just before that write, so a count
+    /// it keeps is never behind a reply that has arrived. Messages without a reply subject
+    /// are skipped.
+    pub(crate) async fn answer_requests(
+        &mut self,
+        size: usize,
+        mut answering: impl FnMut(u64),
+    ) -> Outcome {
+        let mut out = Vec::new();
+        loop {
+            let mut answered = 0;
+            while let Some((frame, len)) = parse(&self.buf)? {
+                match frame {
+                    Frame::Msg { line } => {
+                        if let (Some(reply), _) = delivery(&self.buf[..len], line) {
+                            out.extend_from_slice(b"PUB ");
+                            out.extend_from_slice(reply);
+                            out.extend_from_slice(format!(" {size}\r\n").as_bytes());
+                            out.resize(out.len() + size, 0);
+                            out.extend_from_slice(b"\r\n");
+                            answered += 1;
+                        }
+                    }
+                    Frame::Ping => out.extend_from_slice(b"PONG\r\n"),
+                    Frame::Err(e) => return Err(self.server_error(&e)),
+                    Frame::Pong | Frame::Ok | Frame::Info(_) => {}
+                }
+                self.buf.advance(len);
+            }
+            if answered > 0 {
+                answering(answered);
+            }
+            if !out.is_empty() {
+                self.write(&out).await?;
+                out.clear();
+            }
+            if answered > 0 {
+                return Ok(());
+            }
+            read_some(&mut self.sock, &mut self.buf, &self.what).await?;
+        }
     }
 }
 
@@ -435,7 +567,7 @@ async fn listen(
             Ok(Frame::Err(e)) => {
                 Event::Failed(Failure::new(format!("{what}: the server sent -ERR {e}")))
             }
-            Ok(Frame::Msg | Frame::Ok | Frame::Info(_)) => continue,
+            Ok(Frame::Msg { .. } | Frame::Ok | Frame::Info(_)) => continue,
             Err(f) => Event::Failed(f),
         };
         let last = matches!(event, Event::Failed(_));
@@ -453,7 +585,10 @@ async fn answer(
 ) -> Outcome {
     loop {
         match inbox.try_recv() {
-            Ok(Event::Ping) => write.write_all(b"PONG\r\n").await?,
+            Ok(Event::Ping) => write
+                .write_all(b"PONG\r\n")
+                .await
+                .map_err(|e| Failure::new(format!("{what}: {e}")))?,
             Ok(Event::Pong) => {}
             Ok(Event::Failed(f)) => return Err(f),
             Err(mpsc::error::TryRecvError::Empty) => return Ok(()),
@@ -522,7 +657,7 @@ mod tests {
     #[test]
     fn frames_parse_whole_or_wait_for_more() {
         let msg = b"MSG foo 1 5\r\nhello\r\nPING\r\n";
-        assert_eq!(parse(msg).unwrap(), Some((Frame::Msg, 20)));
+        assert_eq!(parse(msg).unwrap(), Some((Frame::Msg { line: 13 }, 20)));
         assert_eq!(parse(&msg[20..]).unwrap(), Some((Frame::Ping, 6)));
         // Every cut short of the whole message asks for more.
         for cut in 0..20 {
@@ -531,10 +666,13 @@ mod tests {
         let with_reply = b"MSG foo 1 _INBOX.x 2\r\nhi\r\n";
         assert_eq!(
             parse(with_reply).unwrap(),
-            Some((Frame::Msg, with_reply.len()))
+            Some((Frame::Msg { line: 22 }, with_reply.len()))
         );
         let hmsg = b"HMSG foo 9 12 14\r\nNATS/1.0\r\n\r\nhi\r\n";
-        assert_eq!(parse(hmsg).unwrap(), Some((Frame::Msg, hmsg.len())));
+        assert_eq!(
+            parse(hmsg).unwrap(),
+            Some((Frame::Msg { line: 18 }, hmsg.len()))
+        );
         assert_eq!(
             parse(b"-ERR 'Slow Consumer'\r\n").unwrap(),
             Some((Frame::Err("'Slow Consumer'".into()), 22))
@@ -545,6 +683,35 @@ mod tests {
         );
         assert_eq!(parse(b"PONG\r\n+OK\r\n").unwrap(), Some((Frame::Pong, 6)));
         assert_eq!(parse(b"+OK\r\n").unwrap(), Some((Frame::Ok, 5)));
+    }
+
+    #[test]
+    fn a_message_gives_its_reply_subject_and_no_responders_status() {
+        let look = |f: &[u8]| {
+            let Some((Frame::Msg { line }, len)) = parse(f).unwrap() else {
+                panic!("not a message")
+            };
+            assert_eq!(len, f.len());
+            let (reply, none) = delivery(f, line);
+            (reply.map(|r| String::from_utf8(r.to_vec()).unwrap()), none)
+        };
+        assert_eq!(look(b"MSG svc 1 5\r\nhello\r\n"), (None, false));
+        assert_eq!(
+            look(b"MSG svc 1 _INBOX.a 2\r\nhi\r\n"),
+            (Some("_INBOX.a".into()), false)
+        );
+        assert_eq!(
+            look(b"HMSG svc 1 _INBOX.b 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
+            (Some("_INBOX.b".into()), false)
+        );
+        assert_eq!(
+            look(b"HMSG svc 1 12 12\r\nNATS/1.0\r\n\r\n\r\n"),
+            (None, false)
+        );
+        assert_eq!(
+            look(b"HMSG _INBOX.c 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"),
+            (None, true)
+        );
     }
 
     #[test]
@@ -625,23 +792,32 @@ mod tests {
 
     #[tokio::test]
     async fn a_publisher_logs_in_answers_pings_and_waits_for_the_last_pong() {
-        const COUNT: u64 = 10_000; // three batches of 15-byte frames
+        // 300 batches of 15-byte frames: long enough for a PING to arrive mid-way.
+        const COUNT: u64 = 300 * 4369;
+        const FRAME: &[u8] = b"PUB t 4\r\n\0\0\0\0\r\n";
+        const HOLD: Duration = Duration::from_millis(300);
         let (ep, server) = fake(|mut sock| async move {
-            let connect = greet(&mut sock, r#"{"max_payload":1048576}"#, "PONG\r\nPING\r\n").await;
+            let connect = greet(&mut sock, r#"{"max_payload":1048576}"#, "PONG\r\n").await;
             let mut seen = Vec::new();
-            let frame = b"PUB t 4\r\n\0\0\0\0\r\n";
-            read_until(&mut sock, &mut seen, |s| {
-                count(s, frame) == COUNT as usize
-                    && s.windows(6).rposition(|w| w == b"PING\r\n")
-                        > s.windows(frame.len()).rposition(|w| w == frame)
-            })
-            .await;
+            read_until(&mut sock, &mut seen, |s| s.len() >= 1 << 20).await;
+            sock.write_all(b"PING\r\n").await.unwrap();
+            let at_ping = seen.len();
+            let pong = |s: &[u8]| s[at_ping..].windows(6).position(|w| w == b"PONG\r\n");
+            read_until(&mut sock, &mut seen, |s| pong(s).is_some()).await;
+            // How many messages came before the PONG: fewer than all of them, if the PING
+            // was answered while messages were still being written.
+            let before_pong = count(&seen[..at_ping + pong(&seen).unwrap()], FRAME);
+            // The rest: the frames, the PONG and the final PING, nothing else.
+            let total = COUNT as usize * FRAME.len() + 12;
+            read_until(&mut sock, &mut seen, |s| s.len() >= total).await;
+            assert_eq!(count(&seen, FRAME), COUNT as usize);
+            assert!(seen.ends_with(b"PING\r\n"));
+            // The publisher must wait for this PONG: hold it back.
+            tokio::time::sleep(HOLD).await;
             sock.write_all(b"PONG\r\n").await.unwrap();
-            // Everything up to the client's close.
             let mut rest = Vec::new();
             sock.read_to_end(&mut rest).await.unwrap();
-            seen.extend_from_slice(&rest);
-            (connect, seen)
+            (connect, before_pong, rest)
         })
         .await;
         let w = ready(
@@ -649,35 +825,39 @@ mod tests {
                 .await
                 .unwrap(),
         );
+        let publisher = w.publisher("t", 4).unwrap();
         let sent = AtomicU64::new(0);
-        w.publish("t", 4, COUNT, &sent, Duration::from_secs(5))
+        let started = std::time::Instant::now();
+        publisher
+            .run(COUNT, &sent, Duration::from_secs(10))
             .await
             .unwrap();
+        assert!(started.elapsed() >= HOLD, "returned before the last PONG");
         assert_eq!(sent.load(Relaxed), COUNT);
-        let (connect, seen) = server.await.unwrap();
+        let (connect, before_pong, rest) = server.await.unwrap();
+        assert!(
+            before_pong < COUNT as usize,
+            "the PING was answered only after all {before_pong} messages"
+        );
+        assert!(rest.is_empty(), "sent after the last PONG: {rest:?}");
         let json: serde_json::Value =
             serde_json::from_str(connect.strip_prefix("CONNECT ").unwrap()).unwrap();
         assert_eq!(json["user"], "alice");
         assert_eq!(json["pass"], "secret");
         assert_eq!(json["verbose"], false);
         assert_eq!(json["name"], "NATTER BENCH PUB 1");
-        assert_eq!(count(&seen, b"PUB t 4\r\n"), COUNT as usize);
-        assert_eq!(
-            count(&seen, b"PONG\r\n"),
-            1,
-            "the server's PING was answered once"
-        );
     }
 
     #[tokio::test]
-    async fn a_publisher_reports_the_servers_error() {
+    async fn a_publisher_stops_at_the_servers_error() {
+        // A publish permission violation: the server says so and keeps the connection.
         let (ep, server) = fake(|mut sock| async move {
             greet(&mut sock, "{}", "PONG\r\n").await;
             let mut seen = Vec::new();
             read_until(&mut sock, &mut seen, |s| s.len() > 100_000).await;
-            sock.write_all(b"-ERR 'Slow Consumer'\r\n").await.unwrap();
-            sock.shutdown().await.unwrap();
-            // Read until the client goes away, as a server flushing its last words does.
+            sock.write_all(b"-ERR 'Permissions Violation for Publish to \"t\"'\r\n")
+                .await
+                .unwrap();
             let mut sink = Vec::new();
             let _ = sock.read_to_end(&mut sink).await;
         })
@@ -685,17 +865,21 @@ mod tests {
         let w = ready(connect(&ep, "p", "publisher 1").await.unwrap());
         let sent = AtomicU64::new(0);
         let e = w
-            .publish("t", 16, u64::MAX, &sent, Duration::from_secs(5))
+            .publisher("t", 16)
+            .unwrap()
+            .run(u64::MAX, &sent, Duration::from_secs(5))
             .await
             .unwrap_err();
-        assert!(e.message.contains("publisher 1"), "{}", e.message);
-        assert!(e.message.contains("'Slow Consumer'"), "{}", e.message);
+        assert_eq!(
+            e.message,
+            "publisher 1: the server sent -ERR 'Permissions Violation for Publish to \"t\"'"
+        );
         server.await.unwrap();
     }
 
     #[tokio::test]
     async fn a_payload_over_max_payload_fails_before_publishing() {
-        let (ep, _server) = fake(|mut sock| async move {
+        let (ep, server) = fake(|mut sock| async move {
             greet(&mut sock, r#"{"max_payload":1024}"#, "PONG\r\n").await;
             let mut sink = Vec::new();
             let _ = sock.read_to_end(&mut sink).await;
@@ -703,11 +887,94 @@ mod tests {
         })
         .await;
         let w = ready(connect(&ep, "p", "publisher 1").await.unwrap());
-        let e = w
-            .publish("t", 2048, 10, &AtomicU64::new(0), Duration::from_secs(5))
-            .await
-            .unwrap_err();
+        let e = w.publisher("t", 2048).err().unwrap();
         assert!(e.message.contains("max_payload of 1024 B"), "{}", e.message);
+        assert_eq!(server.await.unwrap(), b"", "nothing is published");
+    }
+
+    #[tokio::test]
+    async fn a_requester_gets_its_reply_or_hears_of_no_responders() {
+        let (ep, server) = fake(|mut sock| async move {
+            greet(&mut sock, "{}", "PONG\r\n").await;
+            let mut seen = Vec::new();
+            read_until(&mut sock, &mut seen, |s| s.ends_with(b"PING\r\n")).await;
+            sock.write_all(b"PONG\r\n").await.unwrap();
+            // First request: a PING, then the reply.
+            read_until(&mut sock, &mut seen, |s| s.ends_with(b"\r\n\0\0\0\r\n")).await;
+            sock.write_all(b"PING\r\nMSG _INBOX.r 1 3\r\nabc\r\n")
+                .await
+                .unwrap();
+            // Second: nobody is subscribed to the subject.
+            let first = seen.len();
+            read_until(&mut sock, &mut seen, |s| {
+                s[first..].ends_with(b"\r\n\0\0\0\r\n")
+            })
+            .await;
+            sock.write_all(b"HMSG _INBOX.r 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(seen).unwrap()
+        })
+        .await;
+        let mut w = ready(connect(&ep, "r", "requester 1").await.unwrap());
+        w.subscribe("_INBOX.r", None).await.unwrap();
+        let request = request_frame("svc", "_INBOX.r", 3);
+        w.request(&request, "svc").await.unwrap();
+        let e = w.request(&request, "svc").await.unwrap_err();
+        assert_eq!(e.message, "no responders on \"svc\"");
+        let sent = server.await.unwrap();
+        assert_eq!(
+            sent,
+            "SUB _INBOX.r 1\r\nPING\r\nPUB svc _INBOX.r 3\r\n\0\0\0\r\nPONG\r\nPUB svc _INBOX.r 3\r\n\0\0\0\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replier_answers_every_request_in_one_write() {
+        let (ep, server) = fake(|mut sock| async move {
+            greet(&mut sock, "{}", "PONG\r\n").await;
+            let mut seen = Vec::new();
+            read_until(&mut sock, &mut seen, |s| s.ends_with(b"PING\r\n")).await;
+            sock.write_all(b"PONG\r\n").await.unwrap();
+            let sub = seen.len();
+            sock.write_all(
+                b"MSG svc 1 _INBOX.a 1\r\nx\r\nMSG svc 1 1\r\ny\r\nPING\r\nMSG svc 1 _INBOX.b 0\r\n\r\n",
+            )
+            .await
+            .unwrap();
+            read_until(&mut sock, &mut seen, |s| s[sub..].ends_with(b"PUB _INBOX.b 2\r\n\0\0\r\n"))
+                .await;
+            String::from_utf8(seen[sub..].to_vec()).unwrap()
+        })
+        .await;
+        let mut w = ready(connect(&ep, "s", "replier 1").await.unwrap());
+        w.subscribe("svc", Some("g")).await.unwrap();
+        let mut answered = 0;
+        while answered < 2 {
+            w.answer_requests(2, |k| answered += k).await.unwrap();
+        }
+        assert_eq!(
+            answered, 2,
+            "the message without a reply subject is not answered"
+        );
+        assert_eq!(
+            server.await.unwrap(),
+            "PUB _INBOX.a 2\r\n\0\0\r\nPONG\r\nPUB _INBOX.b 2\r\n\0\0\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_names_the_client() {
+        let (ep, _server) = fake(|mut sock| async move {
+            greet(&mut sock, "{}", "PONG\r\n").await;
+            sock.write_all(b"MSG t 1 2\r\nhi\r\n").await.unwrap();
+            // A slow consumer's end: no -ERR, the connection just closes.
+        })
+        .await;
+        let mut w = ready(connect(&ep, "s", "subscriber 2").await.unwrap());
+        assert_eq!(w.messages(10).await.unwrap(), 1);
+        let e = w.messages(10).await.unwrap_err();
+        assert_eq!(e.message, "subscriber 2: the server closed the connection");
     }
 
     #[tokio::test]

@@ -323,11 +323,9 @@ async fn bench_pub_sub_with(client: &str) {
         "{client}: {}\n{report}",
         text(&out.stderr)
     );
-    assert!(
-        !text(&out.stderr).contains("async-nats"),
-        "{}",
-        text(&out.stderr)
-    );
+    // The clients asked for, with no fallback to others.
+    assert!(report.contains(&format!(", client={client}]")), "{report}");
+    assert!(!report.contains("Using async-nats clients"), "{report}");
     assert!(report.contains("NATS Pub/Sub stats: "), "{report}");
     assert!(report.contains(" Pub stats: "), "{report}");
     assert!(report.contains(" Sub stats: "), "{report}");
@@ -403,12 +401,9 @@ async fn bench_logs_in_with_user_or_token_and_reports_a_refused_login() {
             );
             assert!(report.contains(" Pub stats: "), "{report}");
             assert!(report.contains(" Sub stats: "), "{report}");
-            // No fallback: each client kind is the one that logged in.
-            assert!(
-                !text(&out.stderr).contains("Using async-nats"),
-                "{}",
-                text(&out.stderr)
-            );
+            // The clients asked for, with no fallback to others.
+            assert!(report.contains(&format!(", client={client}]")), "{report}");
+            assert!(!report.contains("Using async-nats clients"), "{report}");
         }
         let args = [
             &bench[..],
@@ -470,7 +465,7 @@ async fn bench_queue_group_shares_the_messages_between_subscribers() {
     .await;
     let report = text(&out.stdout);
     assert!(out.status.success(), "{}\n{report}", text(&out.stderr));
-    assert!(report.contains("queue=q]"), "{report}");
+    assert!(report.contains("queue=q, client=wire]"), "{report}");
     assert!(
         report.contains("in queue group q, expecting 4,000 messages between them"),
         "{report}"
@@ -509,14 +504,22 @@ async fn bench_queue_group_shares_the_messages_between_subscribers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bench_request_reply_prints_latency_percentiles() {
+    for client in ["wire", "async-nats"] {
+        bench_request_reply_with(client).await;
+    }
+}
+
+async fn bench_request_reply_with(client: &str) {
     let srv = server().await;
-    let dir = std::env::temp_dir().join(format!("natter-cli-breq-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("natter-cli-breq-{client}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("rr.csv");
     let out = run(
         &srv.client_url(),
         &[
             "bench",
+            "--client",
+            client,
             "svc",
             "--request",
             "--pub",
@@ -539,6 +542,8 @@ async fn bench_request_reply_prints_latency_percentiles() {
         report.contains("Request latency (400 requests of 32 B): min "),
         "{report}"
     );
+    assert!(report.contains(&format!(", client={client}]")), "{report}");
+    assert!(!report.contains("Using async-nats clients"), "{report}");
     for p in [" p50 ", " | p90 ", " | p99 ", " | p99.9 "] {
         assert!(report.contains(p), "missing {p:?} in {report}");
     }
