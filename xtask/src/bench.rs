@@ -345,7 +345,7 @@ pub fn run(req: Request) -> Result<(), Failure> {
                 lines.push(Line {
                     scenario: format!("{}, libnats generator", shape.label()),
                     payload: payload_label(size),
-                    unit: Unit::Rate,
+                    unit: Unit::CheckRate,
                     natter: libnats_runs(shape, size, Kind::Natter),
                     nats: libnats_runs(shape, size, Kind::Nats),
                 });
@@ -985,8 +985,8 @@ fn render_section(
            connections, like `nats bench`. Its pub/sub clients speak the protocol themselves \
            (`--client wire`, the default): a publisher writes batches of ready-made `PUB` \
            frames and a subscriber counts `MSG` frames in its read buffer, so the server does \
-           all of its usual work per message and the client little. Request/reply uses \
-           async-nats.{}\n\
+           all of its usual work per message and the client little; request/reply requesters and \
+           repliers do the same.{}\n\
          - Client and server share the machine's 2 cores; nothing is pinned. Each `natter \
            bench` client runs on a thread of its own, and those threads share the 2 cores with \
            the server, so absolute rates are lower than on a machine with separate client \
@@ -1026,8 +1026,10 @@ fn render_section(
              the official NATS C client, libnats {v} (Debian's libnats-dev; source in \
              `xtask/src/bench/libnats_bench.c`). If `natter bench` reaches about the rate libnats \
              does, the server, not the generator, sets the figures above. The table above also has \
-             rows driven by libnats against both servers (pub-only and 1 pub → 1 sub): where \
-             `natter bench` lags, those rows are the better comparison of the servers.\n\n"
+             rows driven by libnats against both servers (pub-only and 1 pub → 1 sub), marked \
+             \"generator check\": where libnats drives both servers at the same rate, libnats \
+             itself is the limit, so those rows check the generator and are not scored against \
+             the goal.\n\n"
         )),
         None => s.push_str(
             "libnats-dev was not available on this machine; no second generator ran.\n\n",

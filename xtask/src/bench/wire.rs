@@ -1,7 +1,8 @@
 //! A minimal NATS client over a plain `TcpStream`: enough protocol (INFO, CONNECT, SUB, PING,
 //! PONG, counting MSG frames) to hold 1,000 idle subscribed connections for the RSS figure and
-//! to act as queue-group subscribers. Std only, and independent of the client library that
-//! `natter bench` uses.
+//! to act as queue-group subscribers when `natter bench` has no `--queue`. Std only, and
+//! separate from `natter bench`'s own wire client (crates/natter-cli/src/wire.rs), which is
+//! async and also publishes; the two read the same frames and must stay in step.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
