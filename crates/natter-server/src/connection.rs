@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use natter_proto::{encode, ClientOp, ClientOpRef, ClientParser, Connect, ProtoError, PubRef};
 use natter_router::{Client, CloseReason, Ingest, Outbound, RouterError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,27 +23,8 @@ use crate::server::{ConnSettings, Shared, State};
 
 /// nats-server sends the first PING early after CONNECT, so a dead peer is noticed soon.
 const FIRST_PING_MAX: Duration = Duration::from_secs(2);
-/// A connection's read buffer starts at `READ_MIN` and grows (doubling each time a read fills
-/// it) up to [`read_max`] while a client streams, and shrinks again when reads come in
-/// small. nats-server stops at 64 KiB. Reading up to 256 KiB per system call cut the
-/// server's CPU time per 128 B message from about 90 ns to 65 ns on a publish-only stream
-/// (16 B and 1 KiB unchanged); 1 MiB cut it further for 128 B but doubled it for 1 KiB,
-/// the buffer no longer fitting in the CPU's cache.
 const READ_MIN: usize = 4 * 1024;
-const READ_MAX: usize = 256 * 1024;
-
-/// The most one read takes, for a `max_pending` (0: unlimited). A subscriber is checked
-/// against half its `max_pending` between read batches (the fast-producer stall), so one
-/// batch must not be able to carry it from there past the limit: a batch is at most a
-/// quarter of `max_pending`, which leaves room for `MSG` lines longer than the `PUB` lines
-/// they came from. With the default 64 MiB that is `READ_MAX`.
-pub(crate) fn read_max(max_pending: usize) -> usize {
-    if max_pending == 0 {
-        READ_MAX
-    } else {
-        (max_pending / 4).clamp(READ_MIN, READ_MAX)
-    }
-}
+const READ_MAX: usize = 64 * 1024;
 /// Largest write buffer kept after a batch is written.
 const WRITE_BUF_KEEP: usize = 1024 * 1024;
 
@@ -206,16 +187,10 @@ impl Reader {
                     _ = self.client.stall_wait() => {}
                 }
             }
-            if buf.is_empty() && buf.capacity() > 2 * read_size {
-                // A burst is over: give back the memory it grew the buffer to.
-                buf = BytesMut::with_capacity(read_size);
-            }
             if buf.capacity() - buf.len() < READ_MIN {
                 buf.reserve(read_size);
             }
-            // The allocation may hold more than `read_size`; a read never takes more.
-            let spare = (buf.capacity() - buf.len()).min(read_size);
-            let mut room = (&mut buf).limit(read_size);
+            let spare = buf.capacity() - buf.len();
             tokio::select! {
                 biased;
                 _ = &mut writer_done => {
@@ -240,13 +215,15 @@ impl Reader {
                     tracing::error!("{} - cid:{} - authentication timeout", self.peer, self.client.id());
                     return self.fail(ProtoError::AuthenticationTimeout, CloseReason::AuthTimeout);
                 }
-                r = rd.read_buf(&mut room) => match r {
+                r = rd.read_buf(&mut buf) => match r {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(n) => {
                         self.liveness.had_input.store(true, Ordering::Relaxed);
                         // Once per read, not per message: a clock read per PUB showed up in profiles.
                         self.client.touch();
-                        read_size = next_read_size(read_size, n, spare, self.settings.read_max);
+                        if n == spare && read_size < READ_MAX {
+                            read_size *= 2;
+                        }
                     }
                     Err(e) => {
                         tracing::debug!("{} - cid:{} - read error: {e}", self.peer, self.client.id());
@@ -591,19 +568,6 @@ pub(crate) fn redacted_connect(c: &Connect) -> String {
     serde_json::to_string(&c).unwrap_or_default()
 }
 
-/// The read size after a read that returned `n` of the `spare` bytes asked for: twice as
-/// much after a full read, half after one that used under a quarter, within
-/// `READ_MIN..=max`.
-fn next_read_size(size: usize, n: usize, spare: usize, max: usize) -> usize {
-    if n >= spare {
-        (size * 2).min(max)
-    } else if n < spare / 4 {
-        (size / 2).max(READ_MIN)
-    } else {
-        size.min(max)
-    }
-}
-
 /// Drains the outbound buffer to the socket and runs the server-side PING timer.
 async fn write_loop(
     mut wr: OwnedWriteHalf,
@@ -718,46 +682,5 @@ async fn write_out(
             Err(_) => Err(CloseReason::SlowConsumerWriteDeadline),
         },
         reason = outbound.abandoned() => Err(reason),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_read_size_doubles_after_full_reads_and_halves_after_small_ones() {
-        // A streaming client: every read fills what was asked, up to the cap.
-        let max = read_max(64 << 20);
-        assert_eq!(max, READ_MAX);
-        let mut size = READ_MIN;
-        let mut steps = 0;
-        while size < max {
-            size = next_read_size(size, size, size, max);
-            steps += 1;
-        }
-        assert_eq!((size, steps), (READ_MAX, 6));
-        assert_eq!(next_read_size(max, max, max, max), max);
-        // A read that used half of the room keeps the size.
-        assert_eq!(next_read_size(max, max / 2, max, max), max);
-        // Small reads bring it back down, never below the floor.
-        let mut size = max;
-        for _ in 0..10 {
-            size = next_read_size(size, 100, size, max);
-        }
-        assert_eq!(size, READ_MIN);
-        // A lower cap (a reload lowered max_pending) applies at once.
-        assert_eq!(
-            next_read_size(READ_MAX, READ_MAX / 2, READ_MAX, 64 << 10),
-            64 << 10
-        );
-    }
-
-    #[test]
-    fn one_read_is_at_most_a_quarter_of_max_pending() {
-        assert_eq!(read_max(0), READ_MAX);
-        assert_eq!(read_max(64 << 20), READ_MAX);
-        assert_eq!(read_max(256 << 10), 64 << 10);
-        assert_eq!(read_max(1024), READ_MIN);
     }
 }

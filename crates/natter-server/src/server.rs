@@ -358,8 +358,6 @@ pub(crate) struct ConnSettings {
     pub(crate) max_connections: usize,
     pub(crate) trace: bool,
     pub(crate) trace_verbose: bool,
-    /// The most one read takes from a client (see [`crate::connection::read_max`]).
-    pub(crate) read_max: usize,
 }
 
 impl ConnSettings {
@@ -389,7 +387,6 @@ impl ConnSettings {
             max_connections: opts.max_connections,
             trace: opts.trace,
             trace_verbose: opts.trace_verbose,
-            read_max: crate::connection::read_max(opts.max_pending),
         }
     }
 }
