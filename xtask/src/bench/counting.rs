@@ -6,8 +6,9 @@
 //! and the per-subscription delivery counts. The second build has its own target
 //! directory, so the first stays as it was, and each build writes its criterion results to
 //! a directory of its own (`CRITERION_HOME`). Then, end to end, natter-server built both
-//! ways (located through cargo's messages) is driven by the libnats generator (pub-only and
-//! 1 pub -> 1 sub, 16 B), alternating too. Prints the medians and the differences, and
+//! ways (located through cargo's messages) is driven by `natter bench` (its wire client,
+//! which on these rows leaves the server as the limit; pub-only and 1 pub -> 1 sub, 16 B),
+//! alternating too. Prints the medians and the differences, and
 //! writes them to docs/benchmarks.md unless `--no-write`.
 
 use std::ffi::OsString;
@@ -175,12 +176,15 @@ fn uncounted_flags(encoded: Option<OsString>, plain: Option<OsString>) -> (&'sta
     }
 }
 
-/// natter-server built both ways, each run on a fresh server, driven by the libnats
-/// generator: the table of rates, or a line saying why there is none.
+/// natter-server built both ways, each run on a fresh server, driven by `natter bench`:
+/// the table of rates.
 fn end_to_end(rounds: usize, quick: bool) -> Result<String, Failure> {
     let scratch = workspace::target_dir().join("bench");
-    let Some(gen) = super::libnats_generator(&scratch) else {
-        return Ok("End to end: not measured (the libnats generator could not be built).\n".into());
+    let cli = {
+        let mut cmd = workspace::cargo();
+        cmd.args(["build", "--release", "-p", "natter-cli"]);
+        let built = workspace::build_executables("bench", configure(&mut cmd, Build::Counted))?;
+        workspace::find_executable("bench", &built, "natter")?
     };
     let mut servers = Vec::new();
     for build in [Build::Counted, Build::Uncounted] {
@@ -193,9 +197,9 @@ fn end_to_end(rounds: usize, quick: bool) -> Result<String, Failure> {
         });
     }
     let runner = Bench {
-        natter_cli: PathBuf::new(),
+        natter_cli: cli,
         logs: scratch.join("logs"),
-        cli_queue: false,
+        cli_queue: true,
         quick,
         run_timeout: Duration::from_secs(180),
     };
@@ -204,8 +208,8 @@ fn end_to_end(rounds: usize, quick: bool) -> Result<String, Failure> {
         ("1 pub → 1 sub, delivered", Shape::FanOut(1)),
     ];
     let mut out = String::from(
-        "End to end, natter-server built both ways and driven by the libnats generator \
-         (16 B, a fresh server per run, alternating), msgs/s:\n\n\
+        "End to end, natter-server built both ways and driven by `natter bench` (its wire \
+         client; 16 B, a fresh server per run, alternating), msgs/s:\n\n\
          | scenario | counted | uncounted | counted / uncounted | ranges overlap |\n\
          |---|---:|---:|---:|---|\n",
     );
@@ -217,10 +221,10 @@ fn end_to_end(rounds: usize, quick: bool) -> Result<String, Failure> {
                     "xtask: end to end, {label}, round {round}/{rounds}, build {}",
                     i + 1
                 );
-                let (rate, _) = runner
-                    .libnats(&gen, server, shape, 16)
+                let measure = runner
+                    .scenario(server, shape, 16)
                     .map_err(|e| Failure::new("bench", e))?;
-                rates[i].push(rate);
+                rates[i].push(measure.rate);
             }
         }
         let (Some(c), Some(u)) = (summarize(&rates[0]), summarize(&rates[1])) else {
