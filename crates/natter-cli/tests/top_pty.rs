@@ -405,3 +405,31 @@ fn errors_on_the_terminal_start_at_the_left_edge_while_frames_go_to_a_pipe() {
     term.send(b"q");
     assert!(wait_exit(&mut natter.0, LIMIT).is_some_and(|s| s.success()));
 }
+
+#[test]
+fn hangup_terminate_and_quit_signals_give_the_terminal_back() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (_srv, monitor) = monitored_server(&rt);
+    for signal in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGQUIT] {
+        let (mut natter, mut term, pid) =
+            on_a_pty(&["top", "--monitor", &monitor, "--delay", "100ms"], 24, 120);
+        term.wait_for("the first frame", LIMIT, |vt| {
+            vt.alternate && !vt.cursor_visible && vt.text().contains("Connections Polled:")
+        });
+        assert!(!term.cooked(), "{signal}: the terminal is not in raw mode");
+        kill(pid, signal).expect("send the signal");
+        let Some(status) = wait_exit(&mut natter.0, LIMIT) else {
+            panic!("natter top did not exit on {signal}:\n{}", term.vt.text());
+        };
+        term.read_to_close(LIMIT);
+        assert!(status.success(), "{signal}: {status}");
+        assert!(
+            !term.vt.alternate && term.vt.cursor_visible,
+            "{signal}: the screen is not restored"
+        );
+        assert!(
+            term.cooked(),
+            "{signal}: line editing and echo are not back on"
+        );
+    }
+}
