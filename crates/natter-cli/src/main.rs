@@ -167,7 +167,7 @@ fn command() -> Command {
     let bench = Command::new("bench")
         .about("Benchmark publish/subscribe or request/reply throughput")
         .after_help(
-            "Examples:\n  natter bench load --pub 1 --sub 1 --msgs 1000000 --size 128\n  natter bench load --pub 4 --msgs 4000000 --size 16 --no-progress --csv pub.csv\n  natter bench work --pub 1 --sub 4 --queue q --msgs 1000000\n  natter bench svc --request --pub 1 --sub 2 --msgs 100000 --size 1KB\n\nEach publisher sends MSGS/PUB messages; each subscriber must receive all MSGS,\nor with --queue the group's members must receive MSGS between them.\nWith --request, publishers send requests one at a time to the --sub repliers\n(a queue group) and latency percentiles are reported.\nThe run fails when nothing progresses for --timeout (default 5s).\nCSV columns: #RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec,BytesPerSec,DurationSecs\n(+ LatencyMinUs,LatencyAvgUs,LatencyP50Us,LatencyP90Us,LatencyP99Us,LatencyP999Us,LatencyMaxUs with --request).",
+            "Examples:\n  natter bench load --pub 1 --sub 1 --msgs 1000000 --size 128\n  natter bench load --pub 4 --msgs 4000000 --size 16 --no-progress --csv pub.csv\n  natter bench work --pub 1 --sub 4 --queue q --msgs 1000000\n  natter bench svc --request --pub 1 --sub 2 --msgs 100000 --size 1KB\n\nEach publisher sends MSGS/PUB messages; each subscriber must receive all MSGS,\nor with --queue the group's members must receive MSGS between them.\nWith --request, publishers send requests one at a time to the --sub repliers\n(a queue group) and latency percentiles are reported.\nThe run fails when nothing progresses for --timeout (default 5s).\n\nWith --client wire, publishers write ready-made PUB frames and subscribers count\nMSG frames in their read buffer; a subscriber's clock starts when the publishers\nstart, not at its first message. It falls back to async-nats for TLS, several\nserver URLs, or credentials in the URL.\nCSV columns: #RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec,BytesPerSec,DurationSecs\n(+ LatencyMinUs,LatencyAvgUs,LatencyP50Us,LatencyP90Us,LatencyP99Us,LatencyP999Us,LatencyMaxUs with --request).",
         )
         .arg(Arg::new("subject").required(true).help("Subject to use"))
         .arg(
@@ -213,7 +213,7 @@ fn command() -> Command {
                 .value_name("KIND")
                 .default_value("wire")
                 .value_parser(["wire", "async-nats"])
-                .help("What the clients are built on. wire (the default) speaks the protocol itself: publishers write ready-made PUB frames, subscribers count MSG frames in their read buffer, so on small messages the server, not the client, sets the rate; it falls back to async-nats for TLS, several server URLs or credentials in the URL. A wire subscriber's clock starts when the publishers start, not at its first message. async-nats uses the library for every client"),
+                .help("Clients built on: wire (speaks the protocol itself, so the server, not the client, sets the rate) or async-nats"),
         )
         .arg(
             Arg::new("request")
