@@ -686,21 +686,21 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
             Ok(SubConn::Nats(c, sub))
         };
         let job = move |conn: SubConn| async move {
+            let counted = Counted {
+                n,
+                group,
+                expect,
+                size,
+            };
             // Without a cooperative budget the subscriber takes everything that has been
             // read before it yields, not 128 messages at a time.
             match conn {
                 SubConn::Wire(w) => {
-                    let counted = Counted {
-                        n,
-                        group,
-                        expect,
-                        size,
-                    };
                     tokio::task::unconstrained(receive_wire(w, counted, &go_at)).await
                 }
                 SubConn::Nats(client, sub) => {
                     let _keep = client;
-                    tokio::task::unconstrained(receive(sub, n, group, expect, size)).await
+                    tokio::task::unconstrained(receive(sub, counted)).await
                 }
             }
         };
@@ -848,72 +848,6 @@ struct Group {
     done: Arc<watch::Sender<bool>>,
 }
 
-/// Counts one subscriber's messages until it has `expect`, or in a queue group until the
-/// group as a whole has `expect`. In a group the sample spans the member's own first to last
-/// message, and a member the group never chose reports zero.
-async fn receive(
-    mut sub: Subscriber,
-    n: Counter,
-    group: Option<Group>,
-    expect: u64,
-    size: u64,
-) -> Outcome<Sample> {
-    let mut finished = group.as_ref().map(|g| g.done.subscribe());
-    let mut got = 0u64;
-    let mut start = Instant::now();
-    let mut end = start;
-    loop {
-        let group_finished = async {
-            match &mut finished {
-                Some(f) => {
-                    let _ = f.wait_for(|d| *d).await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let msg = tokio::select! {
-            biased;
-            msg = sub.next() => msg,
-            _ = group_finished => break,
-        };
-        if msg.is_none() {
-            return Err(Failure::new(format!(
-                "subscription closed after {got} messages"
-            )));
-        }
-        got += 1;
-        if got == 1 {
-            start = Instant::now();
-        }
-        let complete = match &group {
-            None => {
-                n.store(got, Relaxed);
-                got >= expect
-            }
-            Some(g) => {
-                end = Instant::now();
-                let complete = g.total.fetch_add(1, Relaxed) + 1 >= expect;
-                if complete {
-                    g.done.send_replace(true);
-                }
-                complete
-            }
-        };
-        if complete {
-            break;
-        }
-    }
-    if group.is_none() {
-        end = Instant::now();
-    }
-    Ok(Sample {
-        msgs: got,
-        bytes: got * size,
-        start,
-        end,
-    })
-}
-
 /// What a subscriber counts toward: its counter, its group if it is in one, the messages
 /// expected (of it, or of the group) and their size.
 struct Counted {
@@ -921,6 +855,78 @@ struct Counted {
     group: Option<Group>,
     expect: u64,
     size: u64,
+}
+
+impl Counted {
+    /// Counts `k` more messages, `got` in all; true once this subscriber, or its group, has
+    /// all it expects.
+    fn add(&self, got: u64, k: u64) -> bool {
+        match &self.group {
+            None => {
+                self.n.store(got, Relaxed);
+                got >= self.expect
+            }
+            Some(g) => {
+                let complete = g.total.fetch_add(k, Relaxed) + k >= self.expect;
+                if complete {
+                    g.done.send_replace(true);
+                }
+                complete
+            }
+        }
+    }
+
+    /// Resolves when this subscriber's group has all its messages; never outside a group.
+    fn group_finished(&self) -> impl Future<Output = ()> {
+        let finished = self.group.as_ref().map(|g| g.done.subscribe());
+        async move {
+            match finished {
+                Some(mut f) => {
+                    let _ = f.wait_for(|d| *d).await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn sample(&self, got: u64, start: Instant, end: Instant) -> Sample {
+        Sample {
+            msgs: got,
+            bytes: got * self.size,
+            start: start.min(end),
+            end,
+        }
+    }
+}
+
+/// Counts one subscriber's messages until it has `expect`, or in a queue group until the
+/// group as a whole has `expect`. The sample spans the subscriber's first message to its
+/// last, and a group member the group never chose reports zero.
+async fn receive(mut sub: Subscriber, c: Counted) -> Outcome<Sample> {
+    let group_finished = c.group_finished();
+    tokio::pin!(group_finished);
+    let mut got = 0u64;
+    let mut start = None;
+    let mut end = Instant::now();
+    loop {
+        let msg = tokio::select! {
+            biased;
+            msg = sub.next() => msg,
+            _ = &mut group_finished => break,
+        };
+        if msg.is_none() {
+            return Err(Failure::new(format!(
+                "subscription closed after {got} messages"
+            )));
+        }
+        got += 1;
+        end = Instant::now();
+        start.get_or_insert(end);
+        if c.add(got, 1) {
+            break;
+        }
+    }
+    Ok(c.sample(got, start.unwrap_or(end), end))
 }
 
 /// [`receive`] for a wire client, which counts the messages in its read buffer a buffer at a
@@ -932,31 +938,18 @@ struct Counted {
 /// outside) it starts when the first read that held messages returns. A group member's
 /// sample spans that start to its own last message.
 async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Outcome<Sample> {
-    let Counted {
-        n,
-        group,
-        expect,
-        size,
-    } = c;
-    let mut finished = group.as_ref().map(|g| g.done.subscribe());
+    let group_finished = c.group_finished();
+    tokio::pin!(group_finished);
     let mut got = 0u64;
     let mut start: Option<Instant> = None;
     let mut end = Instant::now();
     loop {
-        let group_finished = async {
-            match &mut finished {
-                Some(f) => {
-                    let _ = f.wait_for(|d| *d).await;
-                }
-                None => std::future::pending().await,
-            }
-        };
         // Alone, a subscriber takes exactly its `expect` messages; in a group, whatever the
         // server sends it until the group has them all.
-        let limit = if group.is_some() {
+        let limit = if c.group.is_some() {
             u64::MAX
         } else {
-            expect - got
+            c.expect - got
         };
         // Dropping `messages` for the group's end loses nothing: the group has all its
         // messages, so none this member has read but not counted can be wanted.
@@ -967,37 +960,19 @@ async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Out
                  behind, a slow consumer: see its log)",
                 e.message,
                 commas(got as i64),
-                commas(expect as i64)
+                commas(c.expect as i64)
             )))?,
-            _ = group_finished => break,
+            _ = &mut group_finished => break,
         };
         got += batch;
         end = Instant::now();
         // Read only now: the subscriber waits before the publishers are let go.
         start.get_or_insert_with(|| go_at.get().copied().unwrap_or(end));
-        let complete = match &group {
-            None => {
-                n.store(got, Relaxed);
-                got >= expect
-            }
-            Some(g) => {
-                let complete = g.total.fetch_add(batch, Relaxed) + batch >= expect;
-                if complete {
-                    g.done.send_replace(true);
-                }
-                complete
-            }
-        };
-        if complete {
+        if c.add(got, batch) {
             break;
         }
     }
-    Ok(Sample {
-        msgs: got,
-        bytes: got * size,
-        start: start.unwrap_or(end).min(end),
-        end,
-    })
+    Ok(c.sample(got, start.unwrap_or(end), end))
 }
 
 /// Request/reply clients stay tasks on the command's runtime: a requester waits for every
