@@ -365,6 +365,12 @@ pub fn run(req: Request) -> Result<(), Failure> {
                     .unwrap_or_default(),
             ),
             libnats: libnats_runs(shape, size, Kind::Nats),
+            reach: summarize(
+                &results
+                    .get(&(shape, size, Kind::Natter))
+                    .map(|ms| ms.iter().map(|m| m.rate).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            ),
         })
         .collect();
 
@@ -1024,8 +1030,10 @@ fn render_section(
         Some(v) => s.push_str(&format!(
             "The same nats-server driven by a second, independent generator: a small C program on \
              the official NATS C client, libnats {v} (Debian's libnats-dev; source in \
-             `xtask/src/bench/libnats_bench.c`). If `natter bench` reaches about the rate libnats \
-             does, the server, not the generator, sets the figures above. The table above also has \
+             `xtask/src/bench/libnats_bench.c`). Where `natter bench` drives nats-server at least \
+             as fast as libnats does, the server, not the generator, sets the figures above. The \
+             last column is the same generator against natter-server, from the main table: how \
+             fast the generator itself can go. The table above also has \
              rows driven by libnats against both servers (pub-only and 1 pub → 1 sub), marked \
              \"generator check\": where libnats drives both servers at the same rate, libnats \
              itself is the limit, so those rows check the generator and are not scored against \
