@@ -160,7 +160,7 @@ struct Settings {
     queue: Option<String>,
     csv: Option<String>,
     progress: bool,
-    /// Pub/sub clients speak the protocol themselves ([`wire`]) rather than use async-nats.
+    /// Clients speak the protocol themselves ([`wire`]) rather than use async-nats.
     wire: bool,
 }
 
@@ -236,6 +236,9 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         .queue
         .as_ref()
         .map_or(String::new(), |q| format!(", queue={q}"));
+    // Which clients the run uses: the wire client unless asked otherwise or the URL is one it
+    // does not take (a server that requires TLS is found only on connecting, and said then).
+    let endpoint = endpoint(g, &s);
     log(format_args!(
         "Starting Core NATS {kind} benchmark [subject={}, msgs={}, msgsize={} B, pubs={}, subs={}{queue}, client={}]",
         s.subject,
@@ -243,13 +246,13 @@ pub(crate) async fn run(g: &Global, m: &ArgMatches) -> Outcome {
         s.size,
         s.pubs,
         s.subs,
-        if s.wire { "wire" } else { "async-nats" }
+        if endpoint.is_some() { "wire" } else { "async-nats" }
     ));
     let open_files = raise_open_file_limit();
     let report = if s.request {
-        request_reply(g, &s).await
+        request_reply(g, &s, endpoint.as_ref()).await
     } else {
-        pub_sub(g, &s).await
+        pub_sub(g, &s, endpoint.as_ref()).await
     }
     .map_err(|e| explain_open_files(e, s.pubs + s.subs, open_files))?;
     {
@@ -623,7 +626,7 @@ fn endpoint(g: &Global, s: &Settings) -> Option<Endpoint> {
     }
 }
 
-async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
+async fn pub_sub(g: &Global, s: &Settings, endpoint: Option<&Endpoint>) -> Outcome<Report> {
     let size = s.size as u64;
     // One benchmark runs per process, so the subject and payload can be leaked to make them
     // `'static`: a static subject and `Bytes` are cloned by copying a pointer, where shared
@@ -640,7 +643,7 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
     };
     let drops: Counter = Arc::default();
     let mut counters: Vec<(String, Counter, u64)> = Vec::new();
-    let endpoint = endpoint(g, s);
+    let endpoint = endpoint.cloned();
 
     // Subscribers first, each confirmed by a round trip, so no message is published before
     // every subscription is in place.
@@ -671,11 +674,9 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
         let setup = move || async move {
             let name = format!("NATTER BENCH SUB {}", i + 1);
             let what = format!("subscriber {}", i + 1);
-            if let Some(ep) = &endpoint {
-                if let Some(mut w) = wire_client(ep, &name, &what).await? {
-                    w.subscribe(subject, queue.as_deref()).await?;
-                    return Ok(SubConn::Wire(w));
-                }
+            if let Some(mut w) = wire_client(endpoint.as_ref(), &name, &what).await? {
+                w.subscribe(subject, queue.as_deref()).await?;
+                return Ok(SubConn::Wire(w));
             }
             let c = bench_client(&g, &name, Some(drops)).await?;
             let sub = match queue {
@@ -717,11 +718,9 @@ async fn pub_sub(g: &Global, s: &Settings) -> Outcome<Report> {
         let endpoint = endpoint.clone();
         let setup = move || async move {
             let name = format!("NATTER BENCH PUB {}", i + 1);
-            if let Some(ep) = &endpoint {
-                let what = format!("publisher {}", i + 1);
-                if let Some(w) = wire_client(ep, &name, &what).await? {
-                    return Ok(PubConn::Wire(w.publisher(subject, size as usize)?));
-                }
+            let what = format!("publisher {}", i + 1);
+            if let Some(w) = wire_client(endpoint.as_ref(), &name, &what).await? {
+                return Ok(PubConn::Wire(w.publisher(subject, size as usize)?));
             }
             let client = bench_client(&g, &name, None).await?;
             Ok(PubConn::Nats(client, payload()))
@@ -824,10 +823,13 @@ enum SubConn {
     Nats(Client, Subscriber),
 }
 
-/// Connects a wire client; `None` when the server requires TLS, which only async-nats speaks
-/// here (said once per run).
-async fn wire_client(ep: &Endpoint, name: &str, what: &str) -> Outcome<Option<Wire>> {
+/// Connects a wire client; `None` when the run uses async-nats (no endpoint), or when the
+/// server requires TLS, which only async-nats speaks here (said once per run).
+async fn wire_client(ep: Option<&Endpoint>, name: &str, what: &str) -> Outcome<Option<Wire>> {
     static TOLD: std::sync::Once = std::sync::Once::new();
+    let Some(ep) = ep else {
+        return Ok(None);
+    };
     match wire::connect(ep, name, what).await? {
         wire::Connect::Ready(w) => Ok(Some(w)),
         wire::Connect::NeedsTls => {
@@ -955,13 +957,17 @@ async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Out
         // messages, so none this member has read but not counted can be wanted.
         let batch = tokio::select! {
             biased;
-            batch = w.messages(limit) => batch.map_err(|e| Failure::new(format!(
-                "{} after {} of {} messages (a server cuts off a subscriber that falls too far \
-                 behind, a slow consumer: see its log)",
-                e.message,
-                commas(got as i64),
-                commas(c.expect as i64)
-            )))?,
+            batch = w.messages(limit) => match batch {
+                Ok(batch) => batch,
+                Err(e) if w.closed_by_server() => return Err(Failure::new(format!(
+                    "{} after {} of {} messages (a server cuts off a subscriber that falls too \
+                     far behind, a slow consumer: see its log)",
+                    e.message,
+                    commas(got as i64),
+                    commas(c.expect as i64)
+                ))),
+                Err(e) => return Err(e),
+            },
             _ = &mut group_finished => break,
         };
         got += batch;
@@ -978,16 +984,15 @@ async fn receive_wire(mut w: Wire, c: Counted, go_at: &OnceLock<Instant>) -> Out
 /// Request/reply clients stay tasks on the command's runtime: a requester waits for every
 /// reply, so the run is bound by wakeups, not per-message work, and with a thread per client
 /// there would be more threads than cores to wake.
-async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
+async fn request_reply(g: &Global, s: &Settings, endpoint: Option<&Endpoint>) -> Outcome<Report> {
     let subject = Subject::from(s.subject.as_str());
     let payload = Bytes::from(vec![0u8; s.size]);
     let drops: Counter = Arc::default();
     let epoch = Instant::now();
-    let endpoint = endpoint(g, s);
 
     // Repliers share a queue group so each request gets exactly one reply.
     let mut replier_state = Vec::new();
-    let mut replier_handles = Vec::new();
+    let mut replier_handles: Vec<JoinHandle<Outcome<std::convert::Infallible>>> = Vec::new();
     for i in 0..s.subs {
         let name = format!("NATTER BENCH REPLY {}", i + 1);
         let group = s.queue.as_deref().unwrap_or("natter-bench").to_string();
@@ -1004,11 +1009,9 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
             last.store(t, Relaxed);
             count.store(n, Relaxed);
         };
-        let wire = match &endpoint {
-            Some(ep) => wire_client(ep, &name, &format!("replier {}", i + 1)).await?,
-            None => None,
-        };
-        if let Some(mut w) = wire {
+        let what = format!("replier {}", i + 1);
+        if let Some(mut w) = wire_client(endpoint, &name, &what).await? {
+            w.check_size(s.size)?;
             w.subscribe(&s.subject, Some(&group)).await?;
             let size = s.size;
             replier_handles.push(tokio::spawn(async move {
@@ -1017,7 +1020,9 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
                     n += k;
                     answered(n, k);
                 };
-                while w.answer_requests(size, &mut answering).await.is_ok() {}
+                loop {
+                    w.answer_requests(size, &mut answering).await?;
+                }
             }));
             continue;
         }
@@ -1029,24 +1034,23 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
             let mut n = 0u64;
             while let Some(msg) = sub.next().await {
                 let Some(reply) = msg.reply else { continue };
-                if c.publish(reply, payload.clone()).await.is_err() {
-                    break;
-                }
+                c.publish(reply, payload.clone())
+                    .await
+                    .map_err(|e| Failure::new(format!("{what}: {e}")))?;
                 n += 1;
                 answered(n, 1);
             }
+            Err(Failure::new(format!("{what}: the subscription closed")))
         }));
     }
     let mut requesters = Vec::new();
     let mut counters: Vec<(String, Counter, u64)> = Vec::new();
     for (i, count) in split(s.msgs, s.pubs).into_iter().enumerate() {
         let name = format!("NATTER BENCH REQUEST {}", i + 1);
-        let wire = match &endpoint {
-            Some(ep) => wire_client(ep, &name, &format!("requester {}", i + 1)).await?,
-            None => None,
-        };
+        let wire = wire_client(endpoint, &name, &format!("requester {}", i + 1)).await?;
         let requester = match wire {
             Some(mut w) => {
+                w.check_size(s.size)?;
                 // Requests go one at a time, so one inbox serves them all.
                 let nanos = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -1057,7 +1061,7 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
                     i + 1
                 );
                 w.subscribe(&inbox, None).await?;
-                let frame = wire::request_frame(&s.subject, &inbox, s.size);
+                let frame = wire::pub_frame(&s.subject, Some(&inbox), s.size);
                 Requester::Wire(w, frame)
             }
             None => Requester::Nats(bench_client(g, &name, None).await?),
@@ -1090,11 +1094,13 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
                                 .request(subject.clone(), payload.clone())
                                 .await
                                 .map_err(|e| match e.kind() {
-                                    RequestErrorKind::NoResponders => {
-                                        Failure::new(format!("no responders on {subject:?}"))
-                                    }
+                                    RequestErrorKind::NoResponders => Failure::new(format!(
+                                        "no responders on {:?}",
+                                        subject.as_str()
+                                    )),
                                     _ => Failure::new(format!(
-                                        "request {i} on {subject:?} failed: {e}"
+                                        "request {i} on {:?} failed: {e}",
+                                        subject.as_str()
                                     )),
                                 })?;
                         }
@@ -1119,17 +1125,22 @@ async fn request_reply(g: &Global, s: &Settings) -> Outcome<Report> {
         shown: false,
     };
     let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
-    let result = supervise(
-        g,
-        join_tasks(handles),
-        &counters,
-        false,
-        &drops,
-        &mut progress,
-    )
-    .await;
-    for h in &replier_handles {
-        h.abort();
+    let replier_aborts: Vec<_> = replier_handles.iter().map(|h| h.abort_handle()).collect();
+    // A replier runs until it is stopped; one that ends has failed, and ends the run with
+    // its reason rather than leaving the requesters to stall.
+    let work = async {
+        tokio::select! {
+            r = join_tasks(handles) => r,
+            (failed, _, _) = futures::future::select_all(replier_handles) => match failed {
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(never)) => match never {},
+                Err(e) => Err(Failure::new(format!("replier task failed: {e}"))),
+            },
+        }
+    };
+    let result = supervise(g, work, &counters, false, &drops, &mut progress).await;
+    for a in &replier_aborts {
+        a.abort();
     }
     let results = match result.and_then(|r| r) {
         Ok(r) => r,

@@ -573,11 +573,15 @@ fn frame(prev: &Poll, cur: &Poll, c: &Controls) -> Frame {
     let rows = conns
         .iter()
         .map(|conn| {
-            let host = format!("{}:{}", c.host(text(conn, "ip")), int(conn, "port"));
+            // A long host name is cut, so the columns after it stay in line.
+            let host = term::cell(
+                &format!("{}:{}", c.host(text(conn, "ip")), int(conn, "port")),
+                21,
+            );
             // Text the clients chose is cut and padded by display width, so a wide
             // character does not push the columns after it.
             let mut row = format!(
-                "  {:<21} {:<6} {} {:<6} {:<9} {:<9} {:<9} {:<9} {:<10} {} {} {:<9} {:<last_w$}",
+                "  {} {:<6} {} {:<6} {:<9} {:<9} {:<9} {:<9} {:<10} {} {} {:<9} {:<last_w$}",
                 host,
                 int(conn, "cid"),
                 term::cell(text(conn, "name"), 24),
@@ -951,6 +955,14 @@ mod tests {
         // No name (yet) for the other: its address stays.
         assert!(named.contains("  10.0.0.8:4101 "), "{named}");
         assert!(help_lines(&c).join("\n").contains("hosts by name."));
+        // A long name is cut to the column, so the CID after it stays in place.
+        c.add_name(
+            "10.0.0.8".into(),
+            "a-very-long-host-name.example.com".into(),
+        );
+        let long = text(&c);
+        let row = long.lines().find(|l| l.contains("a-very-long")).unwrap();
+        assert_eq!(&row[..25], "  a-very-long-host-name 2", "{long}");
         assert_eq!(c.key(b'd'), Action::Redraw);
         assert!(text(&c).contains("  10.0.0.7:4100 "));
     }

@@ -1,11 +1,13 @@
-//! The connection `natter bench` uses for pub/sub runs: the NATS client protocol spoken
-//! directly over TCP, with nothing in between.
+//! The connection `natter bench` uses by default (`--client wire`) for publishers,
+//! subscribers, requesters and repliers: the NATS client protocol spoken directly over TCP,
+//! with nothing in between.
 //!
 //! A benchmark must measure the server, not the client library. async-nats queues every
 //! publish as a command for its connection task and formats each `PUB` line anew, about
 //! 160 ns per message on the development machine, which on small messages is slower than
 //! either server. Here a publisher writes a batch of ready-made `PUB` frames per system call,
-//! and a subscriber counts `MSG` frames straight out of its read buffer. The server does all
+//! a subscriber counts `MSG` frames straight out of its read buffer, and requests and
+//! replies are ready-made frames too. The server does all
 //! of its usual work for every message; only the client's share shrinks.
 //!
 //! Only what a benchmark needs is spoken: plain TCP (a server that requires TLS, or a URL
@@ -220,6 +222,10 @@ pub(crate) struct Wire {
     max_payload: Option<u64>,
     /// Names this connection in errors ("publisher 1").
     what: String,
+    /// How long the server may take to confirm a subscription.
+    timeout: Duration,
+    /// The server closed the connection (rather than failing it with `-ERR`).
+    closed: bool,
 }
 
 /// What a connection attempt found.
@@ -290,6 +296,8 @@ async fn handshake(ep: &Endpoint, name: &str, what: &str) -> Outcome<Connect> {
         buf,
         max_payload: info["max_payload"].as_u64(),
         what: what.to_string(),
+        timeout: ep.timeout,
+        closed: false,
     };
     wire.await_pong().await?;
     Ok(Connect::Ready(wire))
@@ -328,7 +336,42 @@ impl Wire {
             None => format!("SUB {subject} 1\r\nPING\r\n"),
         };
         self.write(sub.as_bytes()).await?;
-        self.await_pong().await
+        let timeout = self.timeout;
+        match tokio::time::timeout(timeout, self.await_pong()).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure::new(format!(
+                "{}: the server did not confirm the subscription within {}",
+                self.what,
+                go_duration(timeout)
+            ))),
+        }
+    }
+
+    /// Whether the last failure was the server closing the connection (a slow consumer's
+    /// end: servers send no `-ERR` for it).
+    pub(crate) fn closed_by_server(&self) -> bool {
+        self.closed
+    }
+
+    /// Reads more from the socket, noting a close by the server.
+    async fn fill(&mut self) -> Outcome<usize> {
+        let r = read_some(&mut self.sock, &mut self.buf, &self.what).await;
+        if r.is_err() {
+            self.closed = true;
+        }
+        r
+    }
+
+    /// Fails for a message of `size` bytes that the server's `max_payload` does not allow;
+    /// the server would close the connection on the first one.
+    pub(crate) fn check_size(&self, size: usize) -> Outcome {
+        match self.max_payload {
+            Some(max) if size as u64 > max => Err(Failure::new(format!(
+                "{}: a {size} B message is larger than the server's max_payload of {max} B",
+                self.what
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Reads until at least one message arrives and returns how many whole messages the
@@ -352,24 +395,15 @@ impl Wire {
             if got > 0 || limit == 0 {
                 return Ok(got);
             }
-            read_some(&mut self.sock, &mut self.buf, &self.what).await?;
+            self.fill().await?;
         }
     }
 
     /// Makes this connection a publisher of `size` zero bytes to `subject`: the frames are
     /// built here, before anything is timed.
     pub(crate) fn publisher(self, subject: &str, size: usize) -> Outcome<Publisher> {
-        if let Some(max) = self.max_payload {
-            if size as u64 > max {
-                return Err(Failure::new(format!(
-                    "{}: a {size} B message is larger than the server's max_payload of {max} B",
-                    self.what
-                )));
-            }
-        }
-        let mut frame = format!("PUB {subject} {size}\r\n").into_bytes();
-        frame.resize(frame.len() + size, 0);
-        frame.extend_from_slice(b"\r\n");
+        self.check_size(size)?;
+        let frame = pub_frame(subject, None, size);
         let per_batch = (BATCH / frame.len()).max(1);
         Ok(Publisher {
             wire: self,
@@ -465,22 +499,26 @@ fn delivery(frame: &[u8], line: usize) -> (Option<&[u8]>, bool) {
     (reply, no_responders)
 }
 
-/// A request, ready to write: `PUB subject inbox size`, then `size` zero bytes.
-pub(crate) fn request_frame(subject: &str, inbox: &str, size: usize) -> Vec<u8> {
-    let mut frame = format!("PUB {subject} {inbox} {size}\r\n").into_bytes();
+/// A `PUB` frame, ready to write: `PUB subject [reply] size`, then `size` zero bytes.
+pub(crate) fn pub_frame(subject: &str, reply: Option<&str>, size: usize) -> Vec<u8> {
+    let mut frame = match reply {
+        Some(reply) => format!("PUB {subject} {reply} {size}\r\n"),
+        None => format!("PUB {subject} {size}\r\n"),
+    }
+    .into_bytes();
     frame.resize(frame.len() + size, 0);
     frame.extend_from_slice(b"\r\n");
     frame
 }
 
 impl Wire {
-    /// Sends `request` (from [`request_frame`], whose inbox this connection subscribes to)
+    /// Sends `request` (a [`pub_frame`] whose reply subject this connection subscribes to)
     /// and waits for the one reply, answering `PING`s on the way.
     pub(crate) async fn request(&mut self, request: &[u8], subject: &str) -> Outcome {
         self.write(request).await?;
         loop {
             let Some((frame, len)) = parse(&self.buf)? else {
-                read_some(&mut self.sock, &mut self.buf, &self.what).await?;
+                self.fill().await?;
                 continue;
             };
             let no_responders = match &frame {
@@ -516,11 +554,9 @@ impl Wire {
                 match frame {
                     Frame::Msg { line } => {
                         if let (Some(reply), _) = delivery(&self.buf[..len], line) {
-                            out.extend_from_slice(b"PUB ");
-                            out.extend_from_slice(reply);
-                            out.extend_from_slice(format!(" {size}\r\n").as_bytes());
-                            out.resize(out.len() + size, 0);
-                            out.extend_from_slice(b"\r\n");
+                            // The server checked the subject when it took the request.
+                            let reply = String::from_utf8_lossy(reply);
+                            out.extend_from_slice(&pub_frame(&reply, None, size));
                             answered += 1;
                         }
                     }
@@ -540,7 +576,7 @@ impl Wire {
             if answered > 0 {
                 return Ok(());
             }
-            read_some(&mut self.sock, &mut self.buf, &self.what).await?;
+            self.fill().await?;
         }
     }
 }
@@ -918,7 +954,7 @@ mod tests {
         .await;
         let mut w = ready(connect(&ep, "r", "requester 1").await.unwrap());
         w.subscribe("_INBOX.r", None).await.unwrap();
-        let request = request_frame("svc", "_INBOX.r", 3);
+        let request = pub_frame("svc", Some("_INBOX.r"), 3);
         w.request(&request, "svc").await.unwrap();
         let e = w.request(&request, "svc").await.unwrap_err();
         assert_eq!(e.message, "no responders on \"svc\"");
@@ -930,7 +966,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_replier_answers_every_request_in_one_write() {
+    async fn a_replier_answers_the_requests_it_has_read() {
         let (ep, server) = fake(|mut sock| async move {
             greet(&mut sock, "{}", "PONG\r\n").await;
             let mut seen = Vec::new();
@@ -964,6 +1000,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_subscription_the_server_never_confirms_times_out() {
+        let (ep, _server) = fake(|mut sock| async move {
+            greet(&mut sock, "{}", "PONG\r\n").await;
+            // Reads the SUB and its PING, and answers nothing.
+            let mut sink = Vec::new();
+            let _ = sock.read_to_end(&mut sink).await;
+        })
+        .await;
+        let mut w = ready(connect(&ep, "s", "subscriber 3").await.unwrap());
+        let e = w.subscribe("t", None).await.unwrap_err();
+        assert_eq!(
+            e.message,
+            "subscriber 3: the server did not confirm the subscription within 1s"
+        );
+    }
+
+    #[tokio::test]
     async fn a_closed_connection_names_the_client() {
         let (ep, _server) = fake(|mut sock| async move {
             greet(&mut sock, "{}", "PONG\r\n").await;
@@ -973,8 +1026,10 @@ mod tests {
         .await;
         let mut w = ready(connect(&ep, "s", "subscriber 2").await.unwrap());
         assert_eq!(w.messages(10).await.unwrap(), 1);
+        assert!(!w.closed_by_server());
         let e = w.messages(10).await.unwrap_err();
         assert_eq!(e.message, "subscriber 2: the server closed the connection");
+        assert!(w.closed_by_server());
     }
 
     #[tokio::test]

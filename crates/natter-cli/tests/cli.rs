@@ -580,27 +580,107 @@ async fn bench_fails_cleanly_when_messages_exceed_max_payload() {
         .start()
         .await
         .unwrap();
-    let out = run(
-        &srv.client_url(),
-        &[
-            "bench",
-            "big",
-            "--pub",
-            "1",
-            "--sub",
-            "1",
-            "--msgs",
-            "10",
-            "--size",
-            "2KB",
-            "--no-progress",
-        ],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    let err = text(&out.stderr);
-    assert!(err.starts_with("natter: error: "), "{err}");
-    assert!(err.to_lowercase().contains("payload"), "{err}");
+    let base = [
+        "bench", "big", "--pub", "1", "--sub", "1", "--msgs", "10", "--size", "2KB",
+    ];
+    for extra in [&["--no-progress"][..], &["--no-progress", "--request"]] {
+        for client in ["wire", "async-nats"] {
+            let args = [&base[..], extra, &["--client", client]].concat();
+            let out = run(&srv.client_url(), &args).await;
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{args:?}: {}",
+                text(&out.stdout)
+            );
+            let err = text(&out.stderr);
+            assert!(err.starts_with("natter: error: "), "{args:?}: {err}");
+            assert!(err.to_lowercase().contains("payload"), "{args:?}: {err}");
+        }
+    }
+}
+
+/// GET `path` from a monitoring URL, the body as text.
+async fn http_get(monitor: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = monitor.trim_start_matches("http://").trim_end_matches('/');
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    sock.read_to_string(&mut response).await.unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    body.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_clients_are_the_kind_asked_for_and_credentials_in_the_url_fall_back() {
+    let srv = Server::builder()
+        .host("127.0.0.1")
+        .port(0)
+        .http_port(0)
+        .start()
+        .await
+        .unwrap();
+    let monitor = srv.monitor_url().unwrap();
+    let bench = [
+        "bench",
+        "kind",
+        "--pub",
+        "1",
+        "--sub",
+        "1",
+        "--msgs",
+        "100",
+        "--size",
+        "8",
+        "--no-progress",
+    ];
+    // The wire client sends natter's own version in CONNECT, async-nats its library's.
+    let mut seen = Vec::new();
+    for client in ["wire", "async-nats"] {
+        let out = run(
+            &srv.client_url(),
+            &[&bench[..], &["--client", client]].concat(),
+        )
+        .await;
+        assert!(out.status.success(), "{client}: {}", text(&out.stderr));
+        let closed: serde_json::Value =
+            serde_json::from_str(&http_get(&monitor, "/connz?state=closed&limit=1000").await)
+                .unwrap();
+        let versions: Vec<String> = closed["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("NATTER BENCH"))
+            })
+            .map(|c| c["version"].as_str().unwrap_or_default().to_string())
+            .collect();
+        seen.push((client, versions));
+    }
+    let ours = env!("CARGO_PKG_VERSION").to_string();
+    let (wire, nats) = (&seen[0].1, &seen[1].1);
+    assert_eq!(wire, &vec![ours.clone(), ours.clone()], "{seen:?}");
+    // The second run adds two more closed connections, both async-nats.
+    assert_eq!(nats.len(), 4, "{seen:?}");
+    assert_eq!(nats.iter().filter(|v| **v == ours).count(), 2, "{seen:?}");
+
+    // Credentials in the URL: the wire client does not take them, so async-nats runs.
+    let url = srv
+        .client_url()
+        .replace("nats://", "nats://someone:secret@");
+    let out = run(&url, &bench).await;
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{report}", text(&out.stderr));
+    assert!(report.contains(", client=async-nats]"), "{report}");
+    assert!(
+        report.contains("Using async-nats clients: the built-in wire client does not take credentials in the URL"),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
