@@ -1035,9 +1035,8 @@ fn render_section(
              last column is the same generator against natter-server, from the main table: how \
              fast the generator itself can go. The table above also has \
              rows driven by libnats against both servers (pub-only and 1 pub → 1 sub), marked \
-             \"generator check\": where libnats drives both servers at the same rate, libnats \
-             itself is the limit, so those rows check the generator and are not scored against \
-             the goal.\n\n"
+             \"generator check\": they are there to check `natter bench` with a generator \
+             that shares none of its code, and are not scored against the goal.\n\n"
         )),
         None => s.push_str(
             "libnats-dev was not available on this machine; no second generator ran.\n\n",
