@@ -7,7 +7,7 @@
 //! directory, so the first stays as it was, and each build writes its criterion results to
 //! a directory of its own (`CRITERION_HOME`). Then, end to end, natter-server built both
 //! ways (located through cargo's messages) is driven by `natter bench` (its wire client,
-//! which on these rows leaves the server as the limit; pub-only and 1 pub -> 1 sub, 16 B),
+//! which drives natter-server faster than libnats does; pub-only and 1 pub -> 1 sub, 16 B),
 //! alternating too. Prints the medians and the differences, and
 //! writes them to docs/benchmarks.md unless `--no-write`.
 
