@@ -494,12 +494,21 @@ where
 }
 
 /// Waits for the results of clients started by [`start_client`].
+/// The results in the clients' order; the first failure, as soon as any client fails (the
+/// caller then drops the other receivers, which stops those clients).
 async fn join_all<T>(results: Vec<oneshot::Receiver<Outcome<T>>>) -> Outcome<Vec<T>> {
-    let mut out = Vec::with_capacity(results.len());
-    for r in futures::future::join_all(results).await {
-        out.push(r.map_err(|_| Failure::new("benchmark thread failed"))??);
+    let mut pending: futures::stream::FuturesUnordered<_> = results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| async move { (i, r.await) })
+        .collect();
+    let mut out: Vec<Option<T>> = std::iter::repeat_with(|| None)
+        .take(pending.len())
+        .collect();
+    while let Some((i, r)) = pending.next().await {
+        out[i] = Some(r.map_err(|_| Failure::new("benchmark thread failed"))??);
     }
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
 }
 
 struct Progress {
@@ -778,11 +787,7 @@ async fn pub_sub(g: &Global, s: &Settings, endpoint: Option<&Endpoint>) -> Outco
         started: Instant::now(),
         shown: false,
     };
-    let work = async {
-        let pubs = join_all(pub_results).await?;
-        let subs = join_all(sub_results).await?;
-        Ok::<_, Failure>((pubs, subs))
-    };
+    let work = async { futures::try_join!(join_all(pub_results), join_all(sub_results)) };
     // On failure the result receivers are dropped here, which stops every client.
     let (pubs, subs) = supervise(g, work, &counters, s.pubs == 0, &drops, &mut progress)
         .await
@@ -918,11 +923,18 @@ async fn receive(mut sub: Subscriber, c: Counted) -> Outcome<Sample> {
             )));
         }
         got += 1;
-        end = Instant::now();
-        start.get_or_insert(end);
+        // The clock is read for the first message, and for every one only in a group,
+        // where a member's last message may come at any time.
+        if got == 1 || c.group.is_some() {
+            end = Instant::now();
+            start.get_or_insert(end);
+        }
         if c.add(got, 1) {
             break;
         }
+    }
+    if c.group.is_none() {
+        end = Instant::now();
     }
     Ok(c.sample(got, start.unwrap_or(end), end))
 }
@@ -1039,11 +1051,12 @@ async fn request_reply(g: &Global, s: &Settings, endpoint: Option<&Endpoint>) ->
                     let payload = Bytes::from(vec![0u8; size]);
                     while let Some(msg) = sub.next().await {
                         let Some(reply) = msg.reply else { continue };
+                        // Counted first, so the count is never behind a reply that arrived.
+                        n += 1;
+                        answered(n, 1);
                         c.publish(reply, payload.clone())
                             .await
                             .map_err(|e| Failure::new(format!("{what}: {e}")))?;
-                        n += 1;
-                        answered(n, 1);
                     }
                     Err::<std::convert::Infallible, _>(Failure::new(format!(
                         "{what}: the subscription closed"
@@ -1131,6 +1144,9 @@ async fn request_reply(g: &Global, s: &Settings, endpoint: Option<&Endpoint>) ->
     // stops every client.
     let work = async {
         tokio::select! {
+            // Requesters first: a replier that fails as the last reply lands does not undo a
+            // run that completed.
+            biased;
             r = join_all(requester_results) => r,
             (failed, _, _) = futures::future::select_all(replier_results) => match failed {
                 Ok(Err(e)) => Err(e),

@@ -318,10 +318,12 @@ impl Wire {
 
     /// Writes all of `bytes`; a failure names the connection.
     async fn write(&mut self, bytes: &[u8]) -> Outcome {
-        self.sock
-            .write_all(bytes)
-            .await
-            .map_err(|e| Failure::new(format!("{}: {e}", self.what)))
+        let r = self.sock.write_all(bytes).await;
+        r.map_err(|e| {
+            // Most often the server has closed the connection already.
+            self.closed = true;
+            Failure::new(format!("{}: {e}", self.what))
+        })
     }
 
     fn server_error(&self, text: &str) -> Failure {
@@ -1009,7 +1011,10 @@ mod tests {
         })
         .await;
         let mut w = ready(connect(&ep, "s", "subscriber 3").await.unwrap());
-        let e = w.subscribe("t", None).await.unwrap_err();
+        let e = tokio::time::timeout(Duration::from_secs(10), w.subscribe("t", None))
+            .await
+            .expect("the subscription gives up by itself")
+            .unwrap_err();
         assert_eq!(
             e.message,
             "subscriber 3: the server did not confirm the subscription within 1s"
