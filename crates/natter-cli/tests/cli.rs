@@ -18,6 +18,17 @@ async fn server() -> ServerHandle {
         .expect("server starts")
 }
 
+/// A server with monitoring on a free port too.
+async fn monitored_server() -> ServerHandle {
+    Server::builder()
+        .host("127.0.0.1")
+        .port(0)
+        .http_port(0)
+        .start()
+        .await
+        .expect("server starts")
+}
+
 fn natter(url: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_natter"));
     c.args(args)
@@ -42,6 +53,17 @@ async fn run(url: &str, args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The stderr of a run of `args` that must have failed with exit code 1.
+fn failed(out: &Output, args: &[&str]) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?}: {}",
+        text(&out.stdout)
+    );
+    text(&out.stderr)
 }
 
 /// Reads `stream` (named for messages) until a line contains `ready`, within `LIMIT`.
@@ -418,14 +440,7 @@ async fn bench_logs_in_with_user_or_token_and_reports_a_refused_login() {
             ],
         ]
         .concat();
-        let out = run(&by_user.client_url(), &args).await;
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{args:?}: {}",
-            text(&out.stdout)
-        );
-        let err = text(&out.stderr);
+        let err = failed(&run(&by_user.client_url(), &args).await, &args);
         assert!(err.contains("cannot connect to nats://127.0.0.1:"), "{err}");
         assert!(
             err.to_lowercase().contains("authorization violation"),
@@ -586,14 +601,7 @@ async fn bench_fails_cleanly_when_messages_exceed_max_payload() {
     for extra in [&["--no-progress"][..], &["--no-progress", "--request"]] {
         for client in ["wire", "async-nats"] {
             let args = [&base[..], extra, &["--client", client]].concat();
-            let out = run(&srv.client_url(), &args).await;
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{args:?}: {}",
-                text(&out.stdout)
-            );
-            let err = text(&out.stderr);
+            let err = failed(&run(&srv.client_url(), &args).await, &args);
             assert!(err.starts_with("natter: error: "), "{args:?}: {err}");
             assert!(err.to_lowercase().contains("payload"), "{args:?}: {err}");
             // The wire clients check before they send, rather than meet the server's -ERR.
@@ -641,13 +649,7 @@ async fn bench_clients_are_the_kind_asked_for_and_credentials_in_the_url_fall_ba
     let ours = env!("CARGO_PKG_VERSION").to_string();
     for mode in [&[][..], &["--request"]] {
         for client in ["wire", "async-nats"] {
-            let srv = Server::builder()
-                .host("127.0.0.1")
-                .port(0)
-                .http_port(0)
-                .start()
-                .await
-                .unwrap();
+            let srv = monitored_server().await;
             let args = [&bench[..], mode, &["--client", client]].concat();
             let out = run(&srv.client_url(), &args).await;
             assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -703,13 +705,7 @@ async fn every_subcommand_help_has_an_example() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn top_once_prints_server_load_and_connections() {
-    let srv = Server::builder()
-        .host("127.0.0.1")
-        .port(0)
-        .http_port(0)
-        .start()
-        .await
-        .unwrap();
+    let srv = monitored_server().await;
     let monitor = srv.monitor_url().expect("monitoring is on");
     let url = srv.client_url();
     // One named connection with two subscriptions that has received traffic.
