@@ -435,8 +435,14 @@ mod tests {
         Response::new(200, "text/plain", format!("{} {}", req.path, q.join("&")))
     }
 
-    async fn exchange(input: &[u8], limits: HttpLimits) -> String {
-        let (mut client, server) = duplex(64 * 1024);
+    /// A server task on one end of a pipe of `capacity` bytes that has taken `input`; the
+    /// other end, to read from.
+    async fn start(
+        limits: HttpLimits,
+        capacity: usize,
+        input: &[u8],
+    ) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
+        let (mut client, server) = duplex(capacity);
         let task = tokio::spawn(serve(
             server,
             limits,
@@ -445,6 +451,11 @@ mod tests {
             |_| true,
         ));
         client.write_all(input).await.unwrap();
+        (client, task)
+    }
+
+    async fn exchange(input: &[u8], limits: HttpLimits) -> String {
+        let (mut client, task) = start(limits, 64 * 1024, input).await;
         let mut out = Vec::new();
         let _ = timeout(Duration::from_secs(5), client.read_to_end(&mut out)).await;
         task.abort();
@@ -454,15 +465,7 @@ mod tests {
     /// Sends `input` and reads until the server closes, which must happen within five
     /// seconds; the server task must then have finished cleanly.
     async fn exchange_to_close(limits: HttpLimits, input: &[u8]) -> Vec<u8> {
-        let (mut client, server) = duplex(4096);
-        let task = tokio::spawn(serve(
-            server,
-            limits,
-            std::future::pending(),
-            echo_path,
-            |_| true,
-        ));
-        client.write_all(input).await.unwrap();
+        let (mut client, task) = start(limits, 4096, input).await;
         let mut out = Vec::new();
         timeout(Duration::from_secs(5), client.read_to_end(&mut out))
             .await
